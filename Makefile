@@ -1,0 +1,52 @@
+# The two commands: `make lab` (open the course in JupyterLab) and `make test` (the whole suite).
+# Both create or update .venv only when pyproject.toml changed, so they are fast when nothing did.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.course-kit-installed
+PORT ?= 8888
+PYTEST_ARGS ?=
+ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
+LAB_SETTINGS := $(VENV)/share/jupyter/lab/settings/overrides.json
+
+.PHONY: lab test bench release grade-demo lint venv clean
+
+venv: $(STAMP) $(LAB_SETTINGS)
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed; found " + sys.version.split()[0] + ". Run: make PYTHON=/path/to/python3.11 ...")'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+# Project-wide JupyterLab settings (no news pop-up for students).
+$(LAB_SETTINGS): jupyter/lab-overrides.json $(STAMP)
+	@mkdir -p $(dir $@)
+	cp $< $@
+
+lab: venv
+	@echo "Opening the course in JupyterLab at http://127.0.0.1:$(PORT)/lab (the URL with its token is printed below)."
+	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.port=$(PORT) --ServerApp.root_dir=notebooks $(ALLOW_ROOT)
+
+test: venv
+	$(BIN)/ruff check .
+	@$(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: the suite is missing or was not found." >&2; fi; \
+	exit $$rc
+
+bench: venv
+	$(BIN)/python -m benchmarks
+
+release: venv
+	$(BIN)/course-grade release
+
+grade-demo: venv
+	$(BIN)/course-grade demo
+
+lint: venv
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info test-artifacts

@@ -1,0 +1,1 @@
+"""The instructor side: nbgrader course directory, release, safe autograding."""

@@ -1,0 +1,30 @@
+"""Where the course lives: the one place to change when the kit is forked or moved.
+
+Colab badges, the Colab setup cell of every notebook and the README's links are all
+rendered from these values by ``course-grade release``.
+"""
+
+from pathlib import Path
+
+# The public GitHub repository students install from in Colab ("owner/name").
+GITHUB_REPO = "nnfp-course/course-kit"
+BRANCH = "main"
+
+REPO_URL = f"https://github.com/{GITHUB_REPO}"
+GIT_URL = f"{REPO_URL}.git"
+
+ROOT = Path(__file__).resolve().parent.parent
+AUTOGRADER_DIR = ROOT / "autograder"  # the nbgrader course directory
+SOURCE_DIR = AUTOGRADER_DIR / "source"  # instructor versions: source/<id>/<id>.ipynb
+NOTEBOOKS_DIR = ROOT / "notebooks"  # generated student versions: notebooks/<id>.ipynb
+
+
+def colab_url(notebook_id: str) -> str:
+    """The "Open in Colab" address of a student notebook."""
+    return (f"https://colab.research.google.com/github/{GITHUB_REPO}/blob/{BRANCH}/"
+            f"notebooks/{notebook_id}.ipynb")
+
+
+def colab_badge(notebook_id: str) -> str:
+    return (f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
+            f"({colab_url(notebook_id)})")

@@ -1,0 +1,70 @@
+"""The embedded grader: one check per graded item, in ``CHECKS``.
+
+In a notebook::
+
+    from course_lib.checks import CHECKS
+    CHECKS["svm_loss_naive"](svm_loss_naive)          # one green line, or a lesson
+
+``CHECKS[name](obj, seed=None, hidden=False)`` takes the student's function or class as
+defined in the notebook (for a method such as ``"KNearestNeighbor.predict_labels"``, the
+whole class), returns normally when it is right and raises ``CheckFailed`` (an
+``AssertionError``) with a student-readable lesson when it is not. ``hidden=True`` runs the
+larger set of cases used for grading, with a fresh seed unless one is given.
+``CHECKS[name].evaluate(...)`` returns an :class:`Outcome` instead of printing or raising.
+
+Writing a check (one module per notebook in this package, picked up automatically)::
+
+    @register("svm_loss_naive", "multiclass SVM loss and gradient, with loops")
+    def _(ctx, svm_loss_naive):
+        W, X, y = ...small case from ctx.rng...
+        loss, dW = as_tuple(call(svm_loss_naive, W, X, y, 0.1), "svm_loss_naive", 2)
+        expect_close(as_float(loss, "loss"), stored_value, "loss", hints={...})
+        check_gradient(svm_loss_naive, (W, X, y, 0.1), 0, dW, "dW", output=loss_of,
+                       rng=ctx.rng)
+
+Rules every check follows: reach student code only through ``call`` / ``call_many`` /
+``get_attr`` / ``set_attr`` and validate every value with an ``as_*`` function before
+comparing it; never contain a callable reference solution (expected values come from stored
+results, identities, hand-computable entries and numerical gradients of the student's own
+forward pass).
+"""
+
+import importlib
+import pkgutil
+
+from ._compare import (
+    check_gradient,
+    diagnose,
+    expect_close,
+    expect_equal,
+    fmt,
+    loss_of,
+    numerical_gradient,
+    rel_errors,
+)
+from ._core import (
+    CHECKS,
+    Check,
+    CheckFailed,
+    Context,
+    NotImplementedYet,
+    Outcome,
+    StudentCodeError,
+    fail,
+    public_seed,
+    register,
+)
+from ._student import RemoteHandle, call, call_many, get_attr, label_of, materialize, set_attr
+from ._values import as_array, as_dict, as_float, as_int, as_list, as_tuple
+
+__all__ = [
+    "CHECKS", "Check", "CheckFailed", "Context", "NotImplementedYet", "Outcome",
+    "RemoteHandle", "StudentCodeError", "as_array", "as_dict", "as_float", "as_int",
+    "as_list", "as_tuple", "call", "call_many", "check_gradient", "diagnose",
+    "expect_close", "expect_equal", "fail", "fmt", "get_attr", "label_of", "loss_of",
+    "materialize", "numerical_gradient", "public_seed", "register", "rel_errors", "set_attr",
+]
+
+for _module in pkgutil.iter_modules(__path__):
+    if not _module.name.startswith("_"):
+        importlib.import_module(f"{__name__}.{_module.name}")

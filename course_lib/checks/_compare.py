@@ -1,0 +1,231 @@
+"""Comparing validated values with what they should be, and saying what went wrong.
+
+All inputs here are already validated plain values (``float`` or float64 arrays); every
+comparison happens in this process with our own numpy.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..gradcheck import TINY
+from ._core import CheckFailed
+from ._student import call_many
+from ._values import as_array, as_float
+
+
+def rel_errors(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Entry-wise ``|a - b| / max(|a| + |b|, 1e-8)``."""
+    return np.abs(a - b) / np.maximum(TINY, np.abs(a) + np.abs(b))
+
+
+def fmt(x) -> str:
+    """A short, readable rendering of a number or small array."""
+    if isinstance(x, float | int | np.floating | np.integer):
+        return f"{float(x):.6g}"
+    x = np.asarray(x)
+    if x.size <= 36 and x.ndim <= 2:
+        with np.printoptions(precision=5, suppress=True, linewidth=100):
+            return np.array2string(x, separator=", ")
+    return f"array of shape {x.shape}"
+
+
+def _index(ix) -> str:
+    return "[" + ", ".join(str(int(i)) for i in ix) + "]"
+
+
+def _close(a, b, rtol, atol) -> bool:
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    return a.shape == b.shape and bool(np.all(np.abs(a - b) <= atol + rtol * np.abs(b)))
+
+
+def _constant_ratio(got: np.ndarray, expected: np.ndarray) -> float | None:
+    """The factor k with got ≈ k * expected, if there is one (and it is not 1)."""
+    mask = np.abs(expected) > 1e-12
+    if mask.sum() == 0:
+        return None
+    ratios = got[mask] / expected[mask]
+    k = float(np.median(ratios))
+    if abs(k - 1) < 1e-6 or not np.isfinite(k) or abs(k) < 1e-12:
+        return None
+    return k if _close(got, k * expected, 1e-5, 1e-10) else None
+
+
+def diagnose(got, expected, hints=None, *, rtol=1e-5, atol=1e-10) -> str | None:
+    """The likely mistake behind ``got`` != ``expected``, or None.
+
+    hints: ``{message: what the value would be after that mistake}`` (or a function of the
+    expected value returning that); the first one that matches wins. Then generic patterns:
+    a constant factor, a sign flip, a transpose, all zeros.
+    """
+    for message, predicted in (hints or {}).items():
+        if callable(predicted):
+            predicted = predicted(np.asarray(expected, dtype=np.float64))
+        if predicted is not None and _close(got, predicted, rtol, atol):
+            return message
+    got_a, exp_a = np.asarray(got, dtype=np.float64), np.asarray(expected, dtype=np.float64)
+    if got_a.shape != exp_a.shape:
+        return None
+    if np.any(exp_a != 0) and np.all(got_a == 0):
+        return "it is all zeros: is the computation missing, or overwritten afterwards?"
+    if got_a.ndim == 2 and got_a.shape[0] == got_a.shape[1] and _close(got_a, exp_a.T, rtol, atol):
+        return "it equals the transpose of the expected value: check the order of the axes"
+    k = _constant_ratio(got_a, exp_a)
+    if k is not None:
+        if abs(k + 1) < 1e-6:
+            return "it has the opposite sign everywhere: a sign error"
+        return (
+            f"it is exactly {k:.6g} times the expected value: a missing or extra constant "
+            "factor (averaging over N? a factor 2?)"
+        )
+    return None
+
+
+def expect_close(got, expected, name: str, *, rtol: float = 1e-6, atol: float = 1e-9,
+                 hints: dict | None = None, context: str = "") -> None:
+    """Fail with a lesson unless ``got`` matches ``expected`` (numbers or same-shape arrays).
+
+    context: one line describing the input (e.g. "on the 3-example case from the notes").
+    """
+    got_a = np.asarray(got, dtype=np.float64)
+    exp_a = np.asarray(expected, dtype=np.float64)
+    if got_a.shape != exp_a.shape:
+        raise CheckFailed(f"{name} has shape {got_a.shape}, expected {exp_a.shape}.")
+    if _close(got_a, exp_a, rtol, atol):
+        return
+    where = f" {context}" if context else ""
+    if got_a.ndim == 0:
+        text = f"{name} is wrong{where}: got {fmt(float(got_a))}, expected {fmt(float(exp_a))}."
+    else:
+        err = np.abs(got_a - exp_a) - rtol * np.abs(exp_a)
+        bad = int((err > atol).sum())
+        worst = np.unravel_index(int(np.argmax(err)), err.shape)
+        text = (
+            f"{name} is wrong{where}: {bad} of {got_a.size} entries differ. Worst at "
+            f"{_index(worst)}: got {fmt(got_a[worst])}, expected {fmt(exp_a[worst])}."
+        )
+        if got_a.size <= 36 and got_a.ndim <= 2:
+            text += f"\n  got:      {fmt(got_a)}\n  expected: {fmt(exp_a)}"
+    raise CheckFailed(text, hint=diagnose(got_a, exp_a, hints))
+
+
+def expect_equal(got, expected, name: str, *, hints: dict | None = None, context: str = ""
+                 ) -> None:
+    """Exact equality for integers and integer arrays (labels, counts)."""
+    got_a, exp_a = np.asarray(got), np.asarray(expected)
+    if got_a.shape == exp_a.shape and np.array_equal(got_a, exp_a):
+        return
+    where = f" {context}" if context else ""
+    if got_a.shape != exp_a.shape:
+        raise CheckFailed(f"{name} has shape {got_a.shape}, expected {exp_a.shape}.")
+    if got_a.ndim == 0:
+        text = f"{name} is wrong{where}: got {got_a}, expected {exp_a}."
+    else:
+        wrong = np.argwhere(got_a != exp_a)
+        first = tuple(int(i) for i in wrong[0])
+        text = (f"{name} is wrong{where}: {len(wrong)} of {got_a.size} entries differ; first at "
+                f"{_index(first)}: got {got_a[first]}, expected {exp_a[first]}.")
+    hint = None
+    for message, predicted in (hints or {}).items():
+        if predicted is not None and np.array_equal(got_a, np.asarray(predicted)):
+            hint = message
+            break
+    raise CheckFailed(text, hint=hint)
+
+
+# --------------------------------------------------------------------------- gradients
+
+def _sample_indices(shape, rng, num_checks):
+    size = int(np.prod(shape))
+    if num_checks is None or num_checks >= size:
+        return [np.unravel_index(i, shape) for i in range(size)]
+    flat = rng.choice(size, size=num_checks, replace=False)
+    return [np.unravel_index(int(i), shape) for i in sorted(flat)]
+
+
+def numerical_gradient(fn, args: tuple, wrt: int, output, *, upstream=None, indices,
+                       h: float = 1e-5, label: str | None = None) -> np.ndarray:
+    """Centred differences of the student's own ``fn`` with respect to ``args[wrt]``.
+
+    output: picks the differentiated value out of fn's result, e.g.
+    ``lambda out: as_float(out[0], "loss")``. With ``upstream`` (an array shaped like that
+    value) the scalar differentiated is ``sum(upstream * value)``, a vector-Jacobian
+    product. All evaluations are sent in one batch. Returns the gradient at ``indices``.
+    """
+    x = args[wrt]
+    calls = []
+    for ix in indices:
+        for step in (h, -h):
+            moved = x.copy()
+            moved[ix] += step
+            calls.append(tuple(moved if i == wrt else a for i, a in enumerate(args)))
+    results = call_many(fn, calls, label=label)
+    values = []
+    for result in results:
+        value = output(result)
+        if upstream is not None:
+            value = float(np.sum(np.asarray(value, dtype=np.float64) * upstream))
+        values.append(float(value))
+    values = np.array(values).reshape(len(indices), 2)
+    return (values[:, 0] - values[:, 1]) / (2 * h)
+
+
+def check_gradient(
+    fn, args: tuple, wrt: int, analytic, name: str, *, output, rng,
+    upstream=None, num_checks: int | None = 12, tol: float = 1e-6, h: float = 1e-5,
+    hints: dict | None = None, label: str | None = None,
+) -> None:
+    """Compare an analytic gradient with numerical gradients of the student's own ``fn``.
+
+    fn, args: the student's forward function and the arguments it was called with;
+    wrt: which argument the gradient is of; analytic: the student's gradient (validated,
+    shaped like ``args[wrt]``); output: picks the scalar (or, with ``upstream``, the array)
+    to differentiate out of fn's result; num_checks: how many random entries to check
+    (None: all); tol: the largest relative error accepted; hints: ``{message: gradient the
+    student would have after that mistake}``, either a full array shaped like the gradient
+    or a function ``(numerical, take) -> mistaken`` of the numerical gradient at the checked
+    entries, where ``take(A)`` picks the same entries out of any array ``A`` shaped like the
+    gradient. Example, a forgotten regularization gradient:
+    ``lambda num, take: num - 2 * reg * take(W)``.
+    """
+    x = args[wrt]
+    analytic = as_array(analytic, name, shape=x.shape)
+    indices = _sample_indices(x.shape, rng, num_checks)
+    numeric = numerical_gradient(fn, args, wrt, output, upstream=upstream, indices=indices,
+                                 h=h, label=label)
+    got = np.array([analytic[ix] for ix in indices])
+    errors = rel_errors(got, numeric)
+    # Tiny gradients are all rounding noise; judge those entries by absolute error.
+    ok = (errors <= tol) | (np.abs(got - numeric) <= 1e-8)
+    if ok.all():
+        return
+    order = np.argsort(-errors)[:3]
+    rows = "\n".join(
+        f"  {name}{_index(indices[i])}: yours {got[i]:.6g}, numerical {numeric[i]:.6g}, "
+        f"relative error {errors[i]:.1e}"
+        for i in order if not ok[i]
+    )
+    def take(full):
+        full = np.asarray(full, dtype=np.float64)
+        return np.array([full[ix] for ix in indices])
+
+    picked_hints = {
+        message: (pred(numeric, take) if callable(pred) else take(pred))
+        for message, pred in (hints or {}).items() if pred is not None
+    }
+    hint = diagnose(got, numeric, picked_hints, rtol=1e-4, atol=1e-7)
+    if hint is None and got.size == x.size and x.ndim == 2 and x.shape[0] == x.shape[1]:
+        hint = diagnose(analytic, numeric.reshape(x.shape), rtol=1e-4, atol=1e-7)
+    raise CheckFailed(
+        f"{name} does not match the numerical gradient of your own forward pass at "
+        f"{int((~ok).sum())} of {len(indices)} entries checked (tolerance {tol:.0e}). "
+        f"Worst entries:\n{rows}",
+        hint=hint,
+    )
+
+
+def loss_of(result, name: str = "loss") -> float:
+    """``output=`` helper for functions returning ``(loss, grad...)``: the loss as a float."""
+    if type(result) in (tuple, list) and len(result) >= 1:
+        return as_float(result[0], name)
+    return as_float(result, name)

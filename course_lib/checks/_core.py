@@ -1,0 +1,178 @@
+"""The registry of checks, what a failure looks like, and how one check is run.
+
+A check is a function ``body(ctx, *student_objects)`` registered under the graded item's
+name. It talks to student code only through :func:`course_lib.checks.call` and the
+``as_*`` validators, so the same body runs against the student's real objects (in the
+student's kernel) and against proxies of objects living in the autograder's sandbox.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+import zlib
+from dataclasses import dataclass, field
+
+import numpy as np
+
+GREEN, RED, YELLOW, BOLD, RESET = "\x1b[32m", "\x1b[31m", "\x1b[33m", "\x1b[1m", "\x1b[0m"
+
+
+class CheckFailed(AssertionError):
+    """A check found something wrong; ``str(exc)`` is a student-readable lesson.
+
+    In IPython the lesson is shown in red without a traceback through course_lib.
+    """
+
+    status = "failed"
+    headline = "not right yet"
+
+    def __init__(self, message: str, *, hint: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+        self.item: str | None = None
+        self.seed: int | None = None
+        self.hidden = False
+
+    def lesson(self) -> str:
+        text = self.message
+        if self.hint:
+            text += f"\nHint: {self.hint}"
+        return text
+
+    def __str__(self) -> str:
+        head = f"{self.item}: {self.headline}" if self.item else self.headline
+        text = f"{head}\n{self.lesson()}"
+        if self.hidden and self.seed is not None:
+            text += f"\n(grading case, seed {self.seed})"
+        return text
+
+    def _render_traceback_(self) -> list[str]:  # IPython shows this instead of a traceback
+        first, _, rest = str(self).partition("\n")
+        lines = [f"{RED}{BOLD}✘ {first}{RESET}"]
+        lines += [f"{RED}{line}{RESET}" for line in rest.splitlines()]
+        return lines
+
+
+class NotImplementedYet(CheckFailed):
+    """The student's code still raises NotImplementedError."""
+
+    status = "not_implemented"
+    headline = "not implemented yet"
+
+
+class StudentCodeError(CheckFailed):
+    """The student's code raised an exception while the check called it."""
+
+    status = "error"
+    headline = "your code raised an error"
+
+
+@dataclass
+class Context:
+    """What a check body gets besides the student's objects."""
+
+    name: str
+    seed: int
+    hidden: bool
+    rng: np.random.Generator = field(repr=False)
+
+
+@dataclass
+class Outcome:
+    """The result of one check run, for scorecards and the autograder."""
+
+    name: str
+    status: str  # passed | failed | not_implemented | error
+    message: str
+    seed: int
+    hidden: bool
+    seconds: float
+    exception: CheckFailed | None = field(default=None, repr=False)
+
+    @property
+    def passed(self) -> bool:
+        return self.status == "passed"
+
+    @property
+    def summary(self) -> str:
+        """One line: what a gradebook or scorecard shows."""
+        if self.passed:
+            return "passed"
+        lesson = self.exception.lesson() if self.exception else self.message
+        first = next((ln.strip() for ln in lesson.splitlines() if ln.strip()), self.status)
+        return first
+
+
+def public_seed(name: str) -> int:
+    """The fixed seed of a check's public run, so its messages are reproducible."""
+    return zlib.crc32(name.encode())
+
+
+class Check:
+    """A registered check: ``CHECKS[name](obj, seed=None, hidden=False)``.
+
+    Calling it prints one green line when the student's object is right and raises
+    :class:`CheckFailed` (an ``AssertionError``) with a lesson when it is not.
+    """
+
+    def __init__(self, name: str, body, description: str = ""):
+        self.name = name
+        self.body = body
+        self.description = description or (body.__doc__ or "").strip().split("\n")[0]
+
+    def __repr__(self):
+        return f"<check {self.name!r}: {self.description}>"
+
+    def evaluate(self, *objs, seed: int | None = None, hidden: bool = False) -> Outcome:
+        """Run the check and return an :class:`Outcome` instead of printing or raising.
+
+        Failures of the student's code become outcomes; a bug in the check itself, or an
+        infrastructure error such as a sandbox timeout, propagates.
+        """
+        if seed is None:
+            seed = secrets.randbits(32) if hidden else public_seed(self.name)
+        ctx = Context(self.name, seed, hidden, np.random.default_rng(seed))
+        start = time.perf_counter()
+        try:
+            self.body(ctx, *objs)
+        except CheckFailed as exc:
+            exc.item, exc.seed, exc.hidden = self.name, seed, hidden
+            return Outcome(self.name, exc.status, str(exc), seed, hidden,
+                           time.perf_counter() - start, exc)
+        return Outcome(self.name, "passed", "passed", seed, hidden, time.perf_counter() - start)
+
+    def __call__(self, *objs, seed: int | None = None, hidden: bool = False) -> None:
+        outcome = self.evaluate(*objs, seed=seed, hidden=hidden)
+        if not outcome.passed:
+            raise outcome.exception.with_traceback(None)
+        extra = " (grading cases)" if hidden else ""
+        print(f"{GREEN}✔ {self.name}: passed{extra}{RESET}")
+
+
+class _Registry(dict):
+    def __missing__(self, name):
+        close = [k for k in self if name.lower() in k.lower() or k.lower() in name.lower()]
+        suggestion = f" Did you mean {', '.join(map(repr, close[:3]))}?" if close else ""
+        raise KeyError(f"no check named {name!r}.{suggestion}")
+
+
+CHECKS: dict[str, Check] = _Registry()
+
+
+def register(name: str, description: str = ""):
+    """Decorator: register ``body(ctx, *objs)`` as the check for graded item ``name``."""
+
+    def decorate(body):
+        if name in CHECKS:
+            raise ValueError(f"a check named {name!r} is already registered")
+        CHECKS[name] = Check(name, body, description)
+        return body
+
+    return decorate
+
+
+def fail(message: str, *, hint: str | None = None):
+    """Stop the check with a student-readable lesson."""
+    raise CheckFailed(message, hint=hint)

@@ -1,0 +1,1 @@
+"""Interactive demos (ipywidgets), one module per topic; import them explicitly."""

@@ -1,0 +1,90 @@
+"""Helpers for tests that execute notebooks."""
+
+from __future__ import annotations
+
+import os
+import re
+from contextlib import contextmanager
+
+import nbformat
+from nbclient import NotebookClient
+
+from autograder import course
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def plain(text: str) -> str:
+    return ANSI.sub("", text)
+
+
+def execute(nb, cwd, *, allow_errors: bool = False, timeout: int = 600, env=None):
+    """Run a notebook top to bottom in a fresh kernel (as "Run All" does); return it."""
+    nb = nbformat.from_dict(nb)
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=allow_errors,
+                            resources={"metadata": {"path": str(cwd)}})
+    with _env(env or {}):
+        client.execute()
+    return nb
+
+
+@contextmanager
+def _env(extra: dict):
+    saved = {k: os.environ.get(k) for k in extra}
+    os.environ.update(extra)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def cell_text(cell) -> str:
+    """Everything a cell showed: streams, results, and error tracebacks, without colours."""
+    parts = []
+    for out in cell.get("outputs", []):
+        if out.output_type == "stream":
+            parts.append(out.text)
+        elif out.output_type == "error":
+            parts.append("\n".join(out.traceback))
+        elif "text/plain" in out.get("data", {}):
+            parts.append(out.data["text/plain"])
+    return plain("\n".join(parts))
+
+
+def errors(nb) -> list[tuple[str, str, str]]:
+    """``(cell id, exception name, shown text)`` for every error output."""
+    return [(cell.get("id"), out.ename, plain("\n".join(out.traceback)))
+            for cell in nb.cells for out in cell.get("outputs", []) if out.output_type == "error"]
+
+
+def run_in_process(nb, cwd):
+    """Run a notebook's code cells in an in-process IPython shell, as the grader's sandbox
+    would: skipping the test cells (the grader runs those itself) and cells tagged
+    ``autograde-skip``. Returns the shell's namespace; raises on the first error."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    shell = InteractiveShell.instance()
+    old = os.getcwd()
+    os.chdir(cwd)
+    try:
+        for cell in nb.cells:
+            graded_elsewhere = course.is_autograded_test(cell) or course.is_skipped(cell)
+            if cell.cell_type != "code" or graded_elsewhere:
+                continue
+            result = shell.run_cell(cell.source, store_history=False)
+            if not result.success:
+                raise RuntimeError(f"cell {cell.get('id')} failed: {result.error_in_exec!r}")
+        return shell.user_ns
+    finally:
+        os.chdir(old)
+
+
+def clear_shell():
+    from IPython.core.interactiveshell import InteractiveShell
+
+    InteractiveShell.clear_instance()

@@ -161,7 +161,7 @@ class _Figure:
 
     def render(self) -> str:
         step, g = self.step, self.g
-        current = step.node if step is not None else None
+        current = step.node if step is not None and step.kind == "gate" else None
         for gate in g.gates:
             for slot, src in enumerate(gate.args):
                 self._wire(src, gate.index, slot, step)
@@ -171,7 +171,8 @@ class _Figure:
         self._output_wire(step)
         for node in g.nodes:
             if node.is_input:
-                self._input(node, current if step is not None and step.kind == "branch" else None)
+                self._input(node, step.node if step is not None and step.kind == "branch"
+                            else None)
             else:
                 self._gate(node, current)
         w, h = self.size()
@@ -209,7 +210,7 @@ class _Figure:
         hot = step is not None and step.kind == "branch" and step.node == node.index
         data = {"from": node.label, "to": "branches"}
         self.line(x1, y, x2, y, color=ORANGE if hot else INK, width=3 if hot else 1.6,
-                  cls="wire stem", data=data)
+                  cls="wire stem current" if hot else "wire stem", data=data)
         self.parts.append(f'<circle cx="{x2:.1f}" cy="{y:.1f}" r="3" fill="{INK}"/>')
         mid = (x1 + x2) / 2
         self.text(mid, y - 7, fmt_num(self.w.values[node.index]), color=GREEN, cls="value",
@@ -226,7 +227,7 @@ class _Figure:
         upstream = step is not None and step.kind == "gate" and step.node == out
         data = {"from": self.g.nodes[out].label, "to": "output"}
         self.line(x1, y, x2, y, color=ORANGE if seeded else INK, width=3 if seeded else 1.6,
-                  cls="wire output", data=data)
+                  cls="wire output current" if seeded else "wire output", data=data)
         self.text(x2 + 6, y + 5, self.g.nodes[out].label, anchor="start", size=15, italic=True)
         mid = (x1 + x2) / 2
         self.text(mid, y - 7, fmt_num(self.w.values[out]), color=GREEN, cls="value", data=data)
@@ -287,7 +288,8 @@ def explain(w: Walk, upto: int) -> str:
         body = (f"<b>Start at the output.</b> ∂{out}/∂{out} = 1: the gradient of the output "
                 "with respect to itself.")
     elif step.kind == "branch":
-        terms = " + ".join(fmt_num(p) for p in step.parts)
+        terms = " + ".join(fmt_num(p) if i == 0 else _paren(fmt_num(p))
+                           for i, p in enumerate(step.parts))
         body = (f"<b>{html.escape(node.label)} is used by {len(step.parts)} gates: gradients "
                 f"add at branches.</b> ∂{out}/∂{html.escape(_d(node.label))} = {terms} = "
                 f"<b>{fmt_num(step.upstream)}</b>")
@@ -307,7 +309,8 @@ def explain(w: Walk, upto: int) -> str:
                 f"<td>=</td>{_td('<b>' + fmt_num(down) + '</b>', RED)}</tr>")
         mine = _short(node)
         what = f"{html.escape(mine)} = " if mine else ""
-        wrt = f"∂{out}/∂{html.escape(_d(mine))}" if mine else f"of its output, ∂{out}/∂(·),"
+        wrt = (f"∂{out}/∂{html.escape(_d(mine))}" if mine
+               else f"(the gradient of {out} with respect to its output)")
         body = (f"<b>Gate {html.escape(node.op.symbol)}</b> computed "
                 f"{what}{fmt_num(w.values[node.index])}. It multiplies the upstream gradient "
                 f"{wrt} by the local gradient of each input:"

@@ -265,7 +265,7 @@ def render_svg(w: Walk, upto: int) -> str:
     return _Figure(w, upto).render()
 
 
-def _td(content: str, color: str = INK) -> str:
+def _td(content: str, color: str = "inherit") -> str:
     return f"<td align='center' style='padding:1px 10px;color:{color}'>{content}</td>"
 
 

@@ -348,7 +348,8 @@ class GraphExplorer(widgets.VBox):
             for name, v in values.items()}
         self.figure = widgets.HTML(layout=widgets.Layout(overflow="auto"))
         self.explanation = widgets.HTML(layout=widgets.Layout(min_height="120px"))
-        self.reset_button = widgets.Button(description="⏮ forward only", tooltip="reset")
+        self.reset_button = widgets.Button(description="◀◀ start",
+                                           tooltip="back to the forward pass")
         self.back_button = widgets.Button(description="◀ back", tooltip="one step back")
         self.step_button = widgets.Button(description="step ▶", button_style="primary",
                                           tooltip="one backward step")

@@ -40,7 +40,7 @@ def test_explorer_output_changes_when_a_control_changes(tiny):
     box.test_index.value = 1
     after_index = box.view.value
     assert after_index != after_k
-    assert re.search(r": (correct|wrong: it is a cat)\.", _text(after_index))
+    assert re.search(r": (correct|wrong, the true class is cat)\.", _text(after_index))
 
 
 def test_explorer_shows_the_vote_and_breaks_ties_toward_the_smaller_label(tiny):
@@ -49,7 +49,7 @@ def test_explorer_shows_the_vote_and_breaks_ties_toward_the_smaller_label(tiny):
     box.k.value = 2
     text = _text(box.view.value)
     assert "vote car" in text and "a tie between car, cat: the smaller label wins" in text
-    assert "wrong: it is a plane" in text  # y_test[2] is 0
+    assert "wrong, the true class is plane" in text  # y_test[2] is 0
 
 
 def test_explorer_is_a_widget_with_its_controls(tiny):

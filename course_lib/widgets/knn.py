@@ -177,9 +177,11 @@ def render_neighbours(dists_row, X_train, y_train, test_image, true_label, class
 
     cols = min(k, 10)
     rows = (k + cols - 1) // cols
-    fig = Figure(figsize=(2.2 + 1.0 * cols, 1.25 * rows + 2.2))
-    grid = fig.add_gridspec(rows + 2, cols + 2, height_ratios=[1.25] * rows + [0.25, 1.8],
-                            width_ratios=[1.0, 0.15] + [1.0] * cols)
+    big = min(rows, 2) * 1.0  # the test image spans the neighbour rows (at most two)
+    fig = Figure(figsize=(1.2 + big + 1.0 * max(cols, 5), 1.3 * max(rows, 1.5) + 1.9))
+    grid = fig.add_gridspec(rows + 2, cols + 2, height_ratios=[1.3] * rows + [0.35, 1.5],
+                            width_ratios=[big, 0.2] + [1.0] * cols)
+    fig.subplots_adjust(left=0.06, right=0.98, top=0.9, bottom=0.1, hspace=0.45, wspace=0.1)
     ax = fig.add_subplot(grid[:rows, 0])
     ax.imshow(to_displayable(test_image).reshape(32, 32, 3), interpolation="nearest")
     ax.set_title(f"test image\n({classes[true_label]})", fontsize=9)
@@ -197,9 +199,11 @@ def render_neighbours(dists_row, X_train, y_train, test_image, true_label, class
     ax.set_xticklabels(classes, fontsize=8)
     ax.set_ylabel("votes", fontsize=8)
     ax.set_ylim(0, max(votes.max(), 1) * 1.15)
+    ax.yaxis.get_major_locator().set_params(integer=True)
     png = _figure_png(fig)
 
-    verdict = "correct" if winner == true_label else f"wrong: it is a {classes[true_label]}"
+    verdict = ("correct" if winner == true_label
+               else f"wrong, the true class is {classes[true_label]}")
     tie = (f" (a tie between {', '.join(tied)}: the smaller label wins)" if len(tied) > 1
            else "")
     text = (f"The {k} nearest training image{'s' if k > 1 else ''} vote "

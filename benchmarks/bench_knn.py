@@ -9,6 +9,7 @@ exactly linear in the number of test images: one identical pass per image).
 
 from __future__ import annotations
 
+import os
 import statistics
 import time
 from datetime import datetime
@@ -42,23 +43,39 @@ def _cell_seconds(cell) -> float | None:
     return (end - start).total_seconds()
 
 
+# Appended to the executed copy: the kernel's own CPU time, which (unlike wall time) does
+# not grow when other processes share the machine.
+_CPU_PROBE = "import os as _os\n_t = _os.times()\nprint('KERNEL_CPU', _t.user + _t.system)"
+
+
 def notebook_rows(repeat: int = 3) -> list[dict]:
+    import nbformat
+
     from tests import nbtools
 
-    totals, cv_cells = [], []
+    totals, cpus, cv_cells, loads = [], [], [], []
     for _ in range(repeat):
         nb = course.read(course.source_path(NB_ID))
+        nb.cells.append(nbformat.v4.new_code_cell(_CPU_PROBE))
+        loads.append(os.getloadavg()[0])
         start = time.perf_counter()
         nb = nbtools.execute(nb, course.source_path(NB_ID).parent)
         totals.append(time.perf_counter() - start)
         if nbtools.errors(nb):
             raise RuntimeError(f"the instructor notebook failed: {nbtools.errors(nb)[0]}")
+        cpus.append(float(nbtools.cell_text(nb.cells[-1]).split()[-1]))
         cells = {c.get("id"): c for c in nb.cells}
         cv_cells.append(_cell_seconds(cells["cross-validation-solution"]))
-    rows = [row("knn notebook", f"instructor 01_knn top to bottom (nbclient, {repeat} runs)",
-                statistics.median(totals), goal="<= 60 s on this 2-core machine")]
+    load = f"load average {statistics.median(loads):.1f} on {os.cpu_count()} cores"
+    rows = [
+        row("knn notebook", f"instructor 01_knn top to bottom, wall ({repeat} runs, {load})",
+            statistics.median(totals), goal="<= 60 s on this 2-core machine"),
+        row("knn notebook", "  the kernel's CPU time (user + sys) in those runs",
+            statistics.median(cpus), ratio=statistics.median(cpus) / statistics.median(totals),
+            ratio_of="CPU / wall"),
+    ]
     if all(s is not None for s in cv_cells):
-        rows.append(row("knn notebook", "  of which the 5-fold cross-validation cell",
+        rows.append(row("knn notebook", "  the 5-fold cross-validation cell, wall",
                         statistics.median(cv_cells)))
     return rows
 

@@ -15,7 +15,11 @@ import io
 
 import numpy as np
 
-from ..viz import to_displayable
+
+def _rgb(img) -> np.ndarray:
+    """A (32, 32, 3) or (3072,) image in 0..255 as floats in [0, 1], colours as they are
+    (no contrast stretch: brightness is exactly what pixel distances see)."""
+    return np.clip(np.asarray(img, dtype=np.float64).reshape(32, 32, 3), 0, 255) / 255
 
 
 def _plt():
@@ -183,12 +187,12 @@ def render_neighbours(dists_row, X_train, y_train, test_image, true_label, class
                             width_ratios=[big, 0.2] + [1.0] * cols)
     fig.subplots_adjust(left=0.06, right=0.98, top=0.9, bottom=0.1, hspace=0.45, wspace=0.1)
     ax = fig.add_subplot(grid[:rows, 0])
-    ax.imshow(to_displayable(test_image).reshape(32, 32, 3), interpolation="nearest")
+    ax.imshow(_rgb(test_image), interpolation="nearest")
     ax.set_title(f"test image\n({classes[true_label]})", fontsize=9)
     ax.axis("off")
     for n, j in enumerate(nearest):
         ax = fig.add_subplot(grid[n // cols, 2 + n % cols])
-        ax.imshow(to_displayable(X_train[j]).reshape(32, 32, 3), interpolation="nearest")
+        ax.imshow(_rgb(X_train[j]), interpolation="nearest")
         colour = "tab:green" if y_train[j] == winner else "0.35"
         ax.set_title(f"{classes[y_train[j]]}\n{dists_row[j]:,.0f}", fontsize=8, color=colour)
         ax.axis("off")

@@ -508,6 +508,8 @@ def _cv_inputs(name, labels):
         table = _table(accs * 100)
     elif name == "test_set":
         table = _table(rng.integers(13, 30, size=accs.shape) / 100)
+    elif name == "validated_on_test_set":
+        table = _table(rng.integers(110, 150, size=accs.shape) / 500)
     elif name == "validated_on_training_data":
         accs[0] = 1.0
         table = _table(accs)
@@ -541,6 +543,8 @@ CV_EXPECTED = {
     "four_folds": ("failed", r"k_to_accuracies\[1\] has 4 accuracies; expected 5"),
     "percentages": ("failed", r"fraction between 0 and 1.*Hint: no percentages"),
     "test_set": ("failed", r"whole percentage.*500 test images"),
+    "validated_on_test_set": ("failed", r"out of 500, as if each fold was validated on the 500 "
+                                        r"test images"),
     "validated_on_training_data": ("failed", r"with k = 1 every fold has accuracy 1.0"),
     "validated_on_4000": ("failed", r"not a number of correct predictions.*over 4,000 images"),
     "numpy_keys": ("failed", r"keys that are not plain Python integers"),

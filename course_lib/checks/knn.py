@@ -97,12 +97,13 @@ def _(ctx, KNearestNeighbor):
         shapes += [(1, 5), (int(ctx.rng.integers(2, 40)), int(ctx.rng.integers(1, 50)))]
     knn = _fresh(KNearestNeighbor)
     train = get_attr(knn, "train")
-    for n, d in shapes:
+    for calls, (n, d) in enumerate(shapes, start=1):
         X, y = _pixels(ctx.rng, n, d), _labels_for(n, ctx.rng)
         call(train, X.copy(), y.copy(), names=("X", "y"))
         stored_X = materialize(get_attr(knn, "X_train"))
         stored_y = materialize(get_attr(knn, "y_train"))
-        if type(stored_X) is np.ndarray and stored_X.shape[0] > n:
+        if calls > 1 and type(stored_X) is np.ndarray and stored_X.ndim == 2 \
+                and stored_X.shape[0] > n:
             fail(f"after a second call of train with {n} new images, self.X_train holds "
                  f"{stored_X.shape[0]} rows.",
                  hint="train must replace the stored data, not add to it: assign "
@@ -604,6 +605,12 @@ def _check_fold_arithmetic(accs):
         fail("every accuracy is a whole percentage, as if each fold held 100 images: did you "
              "cross-validate on the 500 test images?",
              hint="never tune on the test set: split X_train (5,000 images) into the folds")
+    fifths = accs * 500
+    if np.all(np.abs(fifths - np.round(fifths)) < 1e-6):
+        fail("every accuracy is a number of correct predictions out of 500, as if each fold was "
+             "validated on the 500 test images.",
+             hint="never tune on the test set: validate on the held-out fold of X_train "
+             "(1,000 images), not on X_test")
     if np.all(accs[0] == 1.0):
         fail("with k = 1 every fold has accuracy 1.0: the images you validated on were also "
              "in the training data (each one is its own nearest neighbour).",

@@ -387,6 +387,7 @@ def _expectations(variant):
 CASES = [(v, s) for v, (_, _, listed) in VARIANTS.items() for s in (listed or CHECK_OF)]
 
 
+@pytest.mark.filterwarnings("ignore:invalid value encountered in sqrt:RuntimeWarning")
 @pytest.mark.parametrize("mode", ["direct", "channel"])
 @pytest.mark.parametrize("hidden", [False, True])
 @pytest.mark.parametrize("variant, slot", CASES)

@@ -348,6 +348,9 @@ FUNCTIONS = {
 }
 
 
+# The numerically unstable implementations overflow on purpose; their warnings are expected.
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning",
+                            "ignore:invalid value encountered:RuntimeWarning")
 @pytest.mark.parametrize("mode", ["direct", "channel"])
 @pytest.mark.parametrize("case", list(CASES))
 @pytest.mark.parametrize("hidden", [False, True])
@@ -368,6 +371,7 @@ def test_activation_checks(case, mode, hidden):
             assert re.search(pattern, outcome.message), outcome.message
 
 
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
 def test_backward_checks_use_the_students_own_forward():
     """A backward pass that matches its own (wrong) forward pass passes the backward check:
     the forward check is where the forward mistake is reported, once."""

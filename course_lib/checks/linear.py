@@ -554,9 +554,9 @@ def _loss_oracle(cls, W, X, y, reg):
                       names=("X_batch", "y_batch", "reg"))
     except NotImplementedYet:
         raise NotImplementedYet(
-            f"{label_of(cls)}.loss still raises NotImplementedError. It calls your vectorized "
-            "loss function: finish that exercise first, run its cell, then run this check "
-            "again.") from None
+            f"{label_of(cls)}.loss still raises NotImplementedError: it calls your vectorized "
+            "loss function, which is not implemented yet. Finish that exercise first, run its "
+            "cell, then run this check again.") from None
     if materialize(result) is None:
         fail(f"{label_of(cls)}.loss returned None. This check trains a classifier, so pass it "
              "a class whose loss works: LinearSVM or Softmax (LinearClassifier leaves loss to "

@@ -31,6 +31,19 @@ def rel_error(a, b) -> float:
     return float(np.max(np.abs(a - b) / np.maximum(TINY, np.abs(a) + np.abs(b)), initial=0.0))
 
 
+def _centred_difference(f, x: np.ndarray, ix: tuple, h: float) -> float:
+    """(f(x + h e_ix) - f(x - h e_ix)) / 2h, with x[ix] restored exactly even if f raises."""
+    old = x[ix]
+    try:
+        x[ix] = old + h
+        fxph = float(f(x))
+        x[ix] = old - h
+        fxmh = float(f(x))
+    finally:
+        x[ix] = old
+    return (fxph - fxmh) / (2 * h)
+
+
 def eval_numerical_gradient(f, x: np.ndarray, verbose: bool = False, h: float = 1e-5) -> np.ndarray:
     """Centred-difference gradient of a scalar function ``f`` at ``x``.
 
@@ -43,15 +56,7 @@ def eval_numerical_gradient(f, x: np.ndarray, verbose: bool = False, h: float = 
     it = np.nditer(x, flags=["multi_index"], op_flags=["readwrite"])
     while not it.finished:
         ix = it.multi_index
-        old = x[ix]
-        try:
-            x[ix] = old + h
-            fxph = float(f(x))
-            x[ix] = old - h
-            fxmh = float(f(x))
-        finally:
-            x[ix] = old
-        grad[ix] = (fxph - fxmh) / (2 * h)
+        grad[ix] = _centred_difference(f, x, ix, h)
         if verbose:
             print(ix, grad[ix])
         it.iternext()
@@ -103,15 +108,7 @@ def grad_check_sparse(
     results = []
     for _ in range(num_checks):
         ix = tuple(int(rng.integers(n)) for n in x.shape)
-        old = x[ix]
-        try:
-            x[ix] = old + h
-            fxph = float(f(x))
-            x[ix] = old - h
-            fxmh = float(f(x))
-        finally:
-            x[ix] = old
-        numerical = (fxph - fxmh) / (2 * h)
+        numerical = _centred_difference(f, x, ix, h)
         analytic = float(analytic_grad[ix])
         err = rel_error(numerical, analytic)
         results.append(

@@ -20,6 +20,37 @@ def _release(args) -> int:
     return 0
 
 
+def _autograde(args) -> int:
+    from . import grade, report
+
+    options = grade.Options(workers=args.workers, timeout_cell=args.timeout_cell,
+                            timeout_notebook=args.timeout_notebook, memory_mb=args.memory_mb,
+                            progress=not args.quiet)
+    try:
+        batch = grade.autograde(args.submissions, args.out, options, source_dir=args.source)
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"course-grade autograde: {exc}", file=sys.stderr)
+        return 2
+    print(report.summary_text(batch))
+    return 0
+
+
+def _demo(args) -> int:
+    from . import demo
+
+    return demo.main(out=args.out, workers=args.workers, keep=args.keep)
+
+
+def _positive(kind):
+    def parse(text):
+        value = kind(text)
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+        return value
+
+    return parse
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="course-grade", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -27,6 +58,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("ids", nargs="*", help="notebook ids (default: all)")
     p.add_argument("--check", action="store_true", help="only report what is out of date")
     p.set_defaults(func=_release)
+
+    p = sub.add_parser("autograde", help="grade a class: SUBMISSIONS/<student_id>/<notebook>"
+                       ".ipynb or SUBMISSIONS/<student_id>_<notebook>.ipynb")
+    p.add_argument("submissions", help="folder of submitted notebooks")
+    p.add_argument("--out", required=True, help="folder for grades.csv, summary.csv, "
+                   "feedback/ and log.jsonl (nothing is written anywhere else)")
+    p.add_argument("--workers", type=_positive(int), default=2,
+                   help="notebooks graded in parallel (default 2)")
+    p.add_argument("--timeout-cell", type=_positive(float), default=60.0, metavar="S",
+                   help="seconds per cell and per graded item's checks (default 60)")
+    p.add_argument("--timeout-notebook", type=_positive(float), default=600.0, metavar="S",
+                   help="seconds per notebook, cells and checks together (default 600)")
+    p.add_argument("--memory-mb", type=_positive(int), default=2048, metavar="M",
+                   help="address-space limit of each sandboxed notebook (default 2048)")
+    p.add_argument("--source", default=None, help=argparse.SUPPRESS)  # another course's sources
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_autograde)
+
+    p = sub.add_parser("demo", help="grade a generated demo class and print its gradebook")
+    p.add_argument("--out", default=None, help="where to put the class and its grades "
+                   "(default: a new temporary folder)")
+    p.add_argument("--workers", type=_positive(int), default=2)
+    p.add_argument("--keep", action="store_true", help=argparse.SUPPRESS)
+    p.set_defaults(func=_demo)
     return parser
 
 

@@ -221,10 +221,13 @@ def _cell_problem(item: dict, plan: Assembled, runner: _Runner) -> tuple[str, st
             run = runner.cell_runs.get(n)
             if run and run["status"] in ("timeout", "crashed"):
                 return run["status"], f"your cell {plan.run[n].label} {run['error']}"
-            if run and run["status"] == "error" and (run["error"] or "").startswith(
-                    "MemoryError"):
-                return "crashed", (f"your cell {plan.run[n].label} ran out of memory (limit "
-                                   f"{runner.options.memory_mb} MB)")
+            error = (run or {}).get("error") or ""
+            if run and run["status"] == "error" and error.startswith("MemoryError"):
+                return "crashed", (f"your cell {plan.run[n].label} ran out of memory (the "
+                                   f"limit is {runner.options.memory_mb} MB)")
+            if run and run["status"] == "error" and error.startswith("BlockingIOError"):
+                return "crashed", (f"your cell {plan.run[n].label} hit the limit on "
+                                   "processes (a fork bomb?)")
     return None
 
 

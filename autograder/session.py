@@ -24,8 +24,7 @@ HARD_GRACE = 3.0  # seconds past a soft timeout before the worker is killed
 _SIGNALS = {
     signal.SIGSEGV: "a segmentation fault", signal.SIGBUS: "a bus error",
     signal.SIGABRT: "an abort", signal.SIGFPE: "a floating-point exception",
-    signal.SIGILL: "an illegal instruction", signal.SIGXCPU: "running out of CPU time",
-    signal.SIGKILL: "being killed (memory, CPU or a grader deadline)",
+    signal.SIGILL: "an illegal instruction", signal.SIGXCPU: "its CPU time running out",
 }
 
 
@@ -34,12 +33,18 @@ def _nonblocking(fd: int) -> None:
 
 
 def describe_exit(info: dict | None) -> str:
-    """How a worker ended, in words ("crashed with a segmentation fault (signal 11)")."""
+    """How a worker ended, in words: "crashed with a segmentation fault (SIGSEGV)"."""
     if not info:
         return "ended"
     if "signal" in info:
         sig = info["signal"]
-        name = signal.Signals(sig).name if sig in signal.Signals._value2member_map_ else sig
+        try:
+            name = signal.Signals(sig).name
+        except ValueError:
+            name = f"signal {sig}"
+        if sig == signal.SIGKILL:
+            return ("was killed (SIGKILL: it ran past a grader deadline, or out of memory or "
+                    "CPU time)")
         return f"crashed with {_SIGNALS.get(sig, 'a signal')} ({name})"
     return (f"exited with code {info.get('exit_code')} (os._exit, or a crash in compiled "
             "code)")

@@ -16,7 +16,10 @@ import nbformat
 from autograder import course, release
 
 NB_ID = "mini"
+SECOND_ID = "mini_b"  # a one-exercise second notebook
 POINTS = {"relu_forward": 2.0, "relu_backward": 3.0, "relu_masked": 1.0, "why_relu": 1.0}
+SOLUTION_LINE = "out = np.maximum(0, x)"  # appears only in the instructor source
+MARK_SCHEME = "The function is constant there."
 
 
 def _meta(**kw):
@@ -78,15 +81,95 @@ def source_notebook():
     return release.normalize_source(nb, NB_ID)
 
 
-def build(root: Path):
-    """Write the mini course under ``root``; return (source, student) notebooks."""
-    source = source_notebook()
-    path = Path(root) / "autograder" / "source" / NB_ID / f"{NB_ID}.ipynb"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    nbformat.write(source, str(path))
-    student = release.generate_student_versions({NB_ID: source})[NB_ID]
-    return source, student
+def second_notebook():
+    """``mini_b``: title, imports and the masked-ReLU exercise only."""
+    nb = source_notebook()
+    keep = {"title", "colab-setup", "imports", "relu-masked-solution", "relu-masked-check"}
+    nb.cells = [c for c in nb.cells if c.get("id") in keep]
+    for c in nb.cells:
+        if c.get("id") == "relu-masked-check":
+            c.metadata["nbgrader"]["grade_id"] = "relu_masked_b"
+    return release.normalize_source(nb, SECOND_ID)
+
+
+def build(root: Path, second: bool = False):
+    """Write the mini course under ``root``; return ``{id: (source, student)}``."""
+    sources = {NB_ID: source_notebook()}
+    if second:
+        sources[SECOND_ID] = second_notebook()
+    for nb_id, source in sources.items():
+        path = Path(root) / "autograder" / "source" / nb_id / f"{nb_id}.ipynb"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(source, str(path))
+    students = release.generate_student_versions(sources)
+    return {nb_id: (sources[nb_id], students[nb_id]) for nb_id in sources}
 
 
 def reference(source, student):
     return course.fill_in_answers(student, source)
+
+
+def write(subs: Path, student: str, nb_id: str, nb, layout: str = "nested") -> Path:
+    """Put a submission where an instructor's download would: ``nested``
+    (<student>/<id>.ipynb), ``nbgrader`` (<student>/<id>/<id>.ipynb) or ``flat``
+    (<student>_<id>.ipynb)."""
+    subs = Path(subs)
+    path = {"nested": subs / student / f"{nb_id}.ipynb",
+            "nbgrader": subs / student / nb_id / f"{nb_id}.ipynb",
+            "flat": subs / f"{student}_{nb_id}.ipynb"}[layout]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, str(path))
+    return path
+
+
+class Listener:
+    """A TCP server on 127.0.0.1 that records whatever connects to it."""
+
+    def __init__(self):
+        import socket
+        import threading
+
+        self.heard: list[bytes] = []
+        self._sock = socket.socket()
+        self._sock.bind(("127.0.0.1", 0))
+        self._sock.listen()
+        self._sock.settimeout(0.2)
+        self.port = self._sock.getsockname()[1]
+        self._stop = False
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self):
+        while not self._stop:
+            try:
+                conn, _ = self._sock.accept()
+            except OSError:
+                continue
+            with conn:
+                conn.settimeout(1)
+                try:
+                    self.heard.append(conn.recv(1000) or b"<connected>")
+                except OSError:
+                    self.heard.append(b"<connected>")
+
+    def close(self):
+        self._stop = True
+        self._thread.join()
+        self._sock.close()
+
+
+def sandbox_processes() -> list[str]:
+    """Processes still running under a sandbox uid (there must be none after grading)."""
+    import os
+
+    from autograder.sandbox import UID_BASE
+
+    out = []
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                if os.stat(f"/proc/{pid}").st_uid >= UID_BASE:
+                    out.append(pid)
+            except OSError:
+                pass
+    return out

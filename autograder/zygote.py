@@ -39,25 +39,29 @@ class ZygoteError(RuntimeError):
 
 
 class Zygote:
-    """The grader's handle on the zygote process; thread-safe.
+    """The grader's handle on the zygote process.
 
     base_dir: a private directory inside OUT (mount point, fallback scratch, log).
     hidden: paths no worker may see (instructor sources, submissions, OUT), checked by
-    every worker's probe.
+    every worker's probe. lock: serialises requests; pass a ``multiprocessing`` lock when
+    grader processes forked after :meth:`start` share this handle.
     """
 
-    def __init__(self, base_dir: Path, hidden: list[str], workdir: str):
+    def __init__(self, base_dir: Path, hidden: list[str], workdir: str, lock=None):
         self.base_dir = Path(base_dir)
         self.hidden = [str(p) for p in hidden]
         self.workdir = workdir
-        self._lock = threading.Lock()
+        self._lock = lock or threading.Lock()
         self._proc = None
         self._sock = None
         self.features: dict = {}
         self.notes: list[str] = []
         self.trial_probe: dict | None = None
+        self._configured = False
 
-    def start(self) -> Zygote:
+    def start(self, wait: bool = True) -> Zygote:
+        """Start the zygote; with ``wait=False`` return while it warms up (call
+        :meth:`ready` before the first spawn, and before forking processes that use it)."""
         (self.base_dir / "root").mkdir(parents=True, exist_ok=True)
         (self.base_dir / "ipython").mkdir(exist_ok=True)
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
@@ -72,10 +76,19 @@ class Zygote:
         self._sock = ours
         config = {"base_dir": str(self.base_dir), "hidden": self.hidden,
                   "workdir": self.workdir}
-        reply = self._request({"op": "config", "config": config}, timeout=120)
-        self.features = reply["features"]
-        self.notes = reply.get("notes", [])
-        self.trial_probe = reply.get("probe")
+        socket.send_fds(self._sock, [json.dumps({"op": "config", "config": config}).encode()],
+                        [])
+        self._configured = False
+        return self.ready() if wait else self
+
+    def ready(self, timeout: float = 300) -> Zygote:
+        """Wait until the zygote has warmed up and measured what isolation works here."""
+        if not self._configured:
+            reply = self._reply(timeout)
+            self.features = reply["features"]
+            self.notes = reply.get("notes", [])
+            self.trial_probe = reply.get("probe")
+            self._configured = True
         return self
 
     def _request(self, message: dict, fds=(), timeout: float = 60) -> dict:
@@ -84,11 +97,18 @@ class Zygote:
         try:
             self._sock.settimeout(timeout)
             socket.send_fds(self._sock, [json.dumps(message).encode()], list(fds))
+        except OSError as exc:
+            raise ZygoteError(f"the zygote stopped answering: {exc}") from None
+        return self._reply(timeout)
+
+    def _reply(self, timeout: float) -> dict:
+        try:
+            self._sock.settimeout(timeout)
             data, _, _, _ = socket.recv_fds(self._sock, _MAX_MESSAGE, 0)
         except OSError as exc:
             raise ZygoteError(f"the zygote stopped answering: {exc}") from None
         if not data:
-            raise ZygoteError("the zygote exited; see its log in the output folder")
+            raise ZygoteError("the zygote exited; see sandbox.log in the output folder")
         reply = json.loads(data)
         if "error" in reply:
             raise ZygoteError(reply["error"])
@@ -357,7 +377,7 @@ class _Server:
                 os._exit(70)
             try:
                 sandbox.enter(spec, self.features, uid)
-                hello = {"probe": sandbox.probe(spec["hidden"])}
+                hello = {"probe": sandbox.probe(spec["hidden"]), "features": self.features}
             except BaseException as exc:  # noqa: BLE001 - never run student code unisolated
                 try:
                     frames.send(fd_out, b"H", json.dumps(

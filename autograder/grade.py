@@ -492,10 +492,15 @@ class _Pool:
 
         pending = list(reversed(tasks))
         while pending or any(s["task"] for s in self.slots):
-            for slot in self.slots:
+            for n, slot in enumerate(self.slots):
                 if slot["task"] is None and pending:
-                    slot["task"] = pending.pop()
-                    slot["conn"].send(slot["task"])
+                    task = pending.pop()
+                    try:
+                        slot["conn"].send(task)
+                    except OSError:  # it died while idle: a fresh one takes the task
+                        slot = self.slots[n] = self._replace(slot)
+                        slot["conn"].send(task)
+                    slot["task"] = task
             busy = {s["conn"]: s for s in self.slots if s["task"]}
             for conn in wait(list(busy)):
                 slot = busy[conn]

@@ -22,13 +22,20 @@ def _num(x) -> str:
     return "" if x is None else f"{x:g}"
 
 
+def _cell(text: str) -> str:
+    """Text for a CSV cell that a spreadsheet will not run as a formula (student ids and
+    messages can carry text a student chose)."""
+    text = str(text)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
 def write_grades(path: Path, rows) -> None:
     with open(path, "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
         writer.writerow(GRADE_FIELDS)
         for r in rows:
-            writer.writerow([r.student_id, r.notebook, r.item, _num(r.points),
-                             _num(r.max_points), r.status, r.message[:300]])
+            writer.writerow([_cell(r.student_id), r.notebook, r.item, _num(r.points),
+                             _num(r.max_points), r.status, _cell(r.message[:300])])
 
 
 def totals(batch) -> list[dict]:
@@ -56,7 +63,7 @@ def write_summary(path: Path, batch) -> None:
         writer = csv.writer(f)
         writer.writerow(fields)
         for row in totals(batch):
-            writer.writerow([row["student_id"]] + [_num(row[k]) for k in fields[1:]])
+            writer.writerow([_cell(row["student_id"])] + [_num(row[k]) for k in fields[1:]])
 
 
 def append_log(path: Path, entry: dict) -> None:

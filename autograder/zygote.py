@@ -145,7 +145,7 @@ class Zygote:
 def _zygote_env(base_dir: Path) -> dict:
     """A minimal environment: workers inherit it, so no instructor secrets in it."""
     keep = ("PATH", "HOME", "LANG", "LC_ALL", "PYTHONPATH", "COURSE_DATA", "COURSE_CACHE",
-            "MPLCONFIGDIR")
+            "MPLCONFIGDIR", "COURSE_GRADE_ISOLATION")
     env = {k: os.environ[k] for k in keep if k in os.environ}
     env.update({
         "PYTHONDONTWRITEBYTECODE": "1", "PYTHONNOUSERSITE": "1", "MPLBACKEND": "Agg",
@@ -307,6 +307,9 @@ class _Server:
         trial worker with all of them."""
         root = os.geteuid() == 0 and not self.userns
         can_ns = root or self.userns
+        if os.environ.get("COURSE_GRADE_ISOLATION") == "rlimits":  # for debugging, and tests
+            self.notes.append("COURSE_GRADE_ISOLATION=rlimits: namespaces and uid not used")
+            root = can_ns = False
         base = {"userns": self.userns, "pidns": can_ns and self._pidns_works()}
         if can_ns and not base["pidns"]:
             self.notes.append("per-worker PID namespaces are not available")

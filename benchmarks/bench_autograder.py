@@ -9,9 +9,11 @@ graded three times:
 * stock ``nbgrader autograde <notebook>`` for every notebook, in a copy of the course
   directory (``nbgrader generate_assignment`` first, not timed).
 
-Reported: seconds per submitted notebook and per student (whole course), the ratio
-nbgrader / course-grade (goal: at least 3x), throughput with 1 and 2 workers, and how many
-autograded scores differ between the two graders (goal: 0).
+Reported: wall seconds per submitted notebook and per student (whole course), the ratio
+nbgrader / course-grade (goal: at least 3x), CPU seconds per notebook (all processes,
+kernels and sandboxes included: the measure that does not depend on how busy the machine
+is), throughput with 1 and 2 workers, and how many autograded scores differ between the two
+graders (goal: 0).
 
 Run: ``.venv/bin/python -m benchmarks autograder`` (``BENCH_STUDENTS=N`` to change the class).
 """
@@ -21,6 +23,7 @@ from __future__ import annotations
 import csv
 import os
 import random
+import resource
 import shutil
 import subprocess
 import sys
@@ -72,20 +75,28 @@ def _env(home: Path) -> dict:
     return env
 
 
-def run_course_grade(root: Path, workers: int, tag: str) -> tuple[float, Path]:
+def _children_cpu() -> float:
+    """CPU seconds of every finished descendant (kernels and workers included: each is
+    waited for by its parent, so its time adds up here)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_course_grade(root: Path, workers: int, tag: str) -> tuple[float, float, Path]:
+    """Wall seconds, CPU seconds and output folder of one `course-grade autograde`."""
     out = root / f"out-{tag}"
-    start = time.perf_counter()
+    cpu, start = _children_cpu(), time.perf_counter()
     proc = subprocess.run([str(BIN / "course-grade"), "autograde", str(root / "submissions"),
                            "--out", str(out), "--workers", str(workers), "--quiet"],
                           capture_output=True, text=True, env=_env(root), cwd=root)
-    seconds = time.perf_counter() - start
+    seconds, cpu = time.perf_counter() - start, _children_cpu() - cpu
     if proc.returncode != 0:
         raise RuntimeError(f"course-grade failed:\n{proc.stdout}\n{proc.stderr}")
-    return seconds, out
+    return seconds, cpu, out
 
 
-def run_nbgrader(root: Path, ids: list[str]) -> tuple[float, dict]:
-    """Seconds of ``nbgrader autograde`` over all notebooks, and its scores."""
+def run_nbgrader(root: Path, ids: list[str]) -> tuple[float, float, dict]:
+    """Wall and CPU seconds of ``nbgrader autograde`` over all notebooks, and its scores."""
     from nbgrader.api import Gradebook
 
     course_dir = root / "nbgrader"
@@ -101,10 +112,10 @@ def run_nbgrader(root: Path, ids: list[str]) -> tuple[float, dict]:
 
     for nb_id in ids:
         nbgrader("generate_assignment", nb_id, "--force")
-    start = time.perf_counter()
+    cpu, start = _children_cpu(), time.perf_counter()
     for nb_id in ids:
         nbgrader("autograde", nb_id, "--force")
-    seconds = time.perf_counter() - start
+    seconds, cpu = time.perf_counter() - start, _children_cpu() - cpu
     scores = {}
     with Gradebook(f"sqlite:///{course_dir / 'gradebook.db'}") as gb:
         for nb_id in ids:
@@ -116,7 +127,7 @@ def run_nbgrader(root: Path, ids: list[str]) -> tuple[float, dict]:
                 for g in nb.grades:
                     if g.cell_type == "code":
                         scores[(student.id, nb_id, g.name)] = float(g.score)
-    return seconds, scores
+    return seconds, cpu, scores
 
 
 def our_scores(out: Path) -> dict:
@@ -133,9 +144,9 @@ def run() -> list[dict]:
         root = Path(tmp)
         make_class(root, ids)
         n_notebooks = STUDENTS * len(ids)
-        two, out2 = run_course_grade(root, 2, "w2")
-        one, out1 = run_course_grade(root, 1, "w1")
-        stock, nbgrader_scores = run_nbgrader(root, ids)
+        two, cpu_two, out2 = run_course_grade(root, 2, "w2")
+        one, _, out1 = run_course_grade(root, 1, "w1")
+        stock, cpu_stock, nbgrader_scores = run_nbgrader(root, ids)
         ours = our_scores(out2)
         differ = sorted(k for k in nbgrader_scores if abs(nbgrader_scores[k] - ours.get(
             k, -1)) > 1e-9)
@@ -154,6 +165,9 @@ def run() -> list[dict]:
         row("autograder", "nbgrader autograde, per student (whole course)", stock / STUDENTS),
         row("autograder", "course-grade --workers 2, per student (whole course)",
             two / STUDENTS, ratio=stock / two, ratio_of="nbgrader / course-grade"),
+        row("autograder", "nbgrader autograde, CPU per notebook", cpu_stock / n_notebooks),
+        row("autograder", "course-grade, CPU per notebook (start-up included)",
+            cpu_two / n_notebooks, ratio=cpu_stock / cpu_two, ratio_of="nbgrader / course-grade"),
         row("autograder", "throughput, course-grade --workers 2", n_notebooks / two,
             unit="notebooks/s"),
         row("autograder", "throughput, course-grade --workers 1", n_notebooks / one,

@@ -190,3 +190,30 @@ def test_nbformat_notebooks_written_by_jupyter_are_read_as_is(tmp_path):
                                        '"source": ["x = 1\\n", "y = 2"]')
     path.write_text(text)
     assert submissions.load(path)[0].source == "x = 1\ny = 2"
+
+
+def test_without_namespaces_grading_still_works_and_the_summary_says_what_is_missing(
+        tmp_path, monkeypatch):
+    """Where namespaces are unavailable (some containers) the grader falls back to rlimits
+    and a separate process, grades correctly, and says loudly what is not in force."""
+    from autograder import grade, report
+    from tests.hostile import attacks
+
+    monkeypatch.setenv("COURSE_GRADE_ISOLATION", "rlimits")
+    src, stu = mc.build(tmp_path)[mc.NB_ID]
+    ref = mc.reference(src, stu)
+    subs = tmp_path / "subs"
+    mc.write(subs, "ref", mc.NB_ID, ref)
+    mc.write(subs, "crash", mc.NB_ID, attacks.exit_in_cell(ref, attacks.exercise_indices(ref)[1]))
+    batch = grade.autograde(subs, tmp_path / "out", grade.Options(progress=False),
+                            source_dir=tmp_path / "autograder" / "source")
+    points = {(r.student_id, r.item): r.points for r in batch.rows if r.status != "manual"}
+    assert points == {("ref", "relu_forward"): 2, ("ref", "relu_backward"): 3,
+                      ("ref", "relu_masked"): 1, ("crash", "relu_forward"): 2,
+                      ("crash", "relu_backward"): 0, ("crash", "relu_masked"): 1}
+    text = report.summary_text(batch)
+    assert "HOST FILES VISIBLE" in text and "NETWORK REACHABLE" in text
+    assert "COURSE_GRADE_ISOLATION=rlimits" in text
+    assert batch.isolation["memory_limit_mb"] == 2048 and not batch.isolation["pid_namespace"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "feedback", "grades.csv", "log.jsonl", "summary.csv"]

@@ -117,8 +117,19 @@ def run_cell(shell, source: str, timeout: float) -> dict:
         status, error = "error", _describe(exc)
     finally:
         sys.stdout, sys.stderr = saved
+    _close_figures()
     return {"status": status, "error": error, "output": out.text(), "dropped": out.dropped,
             "seconds": time.perf_counter() - start}
+
+
+def _close_figures() -> None:
+    """As Jupyter's inline backend does after every cell: figures do not pile up."""
+    pyplot = sys.modules.get("matplotlib.pyplot")
+    if pyplot is not None:
+        try:
+            pyplot.close("all")
+        except BaseException:  # noqa: BLE001 - the student's code may have broken pyplot
+            pass
 
 
 def answer(server: ObjectServer, data: bytes, timeout: float) -> tuple[bytes, bytes]:

@@ -69,6 +69,11 @@ def discover(root: Path, notebook_ids: list[str]) -> tuple[dict, list[str]]:
                 rel = path.relative_to(entry)
                 if any(p.startswith(".") for p in rel.parts):
                     continue  # .ipynb_checkpoints and other hidden folders
+                if any((entry / Path(*rel.parts[:i])).is_symlink()
+                       for i in range(1, len(rel.parts))):
+                    warnings.append(f"ignored {path.relative_to(root)}: inside a symbolic "
+                                    "link to a folder")
+                    continue
                 if path.stem in notebook_ids and (len(rel.parts) == 1 or (
                         len(rel.parts) == 2 and rel.parts[0] == path.stem)):
                     found[(student, path.stem)].append(path)

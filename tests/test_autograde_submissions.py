@@ -48,6 +48,19 @@ def test_discover_accepts_three_layouts_and_reports_what_it_ignores(tmp_path):
     assert "checkpoint" not in text
 
 
+def test_discover_does_not_follow_symbolic_links_out_of_the_submissions(tmp_path):
+    """A zip can carry symlinks: ada/01_knn -> the instructor's folder must not be graded."""
+    secret = tmp_path / "instructor" / "01_knn"
+    secret.mkdir(parents=True)
+    (secret / "01_knn.ipynb").write_text("{}")
+    subs = tmp_path / "subs"
+    (subs / "ada").mkdir(parents=True)
+    (subs / "ada" / "01_knn").symlink_to(secret)
+    (subs / "bob").symlink_to(secret)
+    found, _ = discover(subs, ["01_knn"])
+    assert found == {}
+
+
 def test_discover_grades_the_newest_of_duplicates(tmp_path):
     (tmp_path / "ada").mkdir()
     old, new = tmp_path / "ada" / "01_knn.ipynb", tmp_path / "ada_01_knn.ipynb"

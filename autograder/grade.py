@@ -382,7 +382,10 @@ def grade_notebook(zygote: Zygote, spec: NotebookSpec, student: str, path: Path 
         seconds={"total": round(t_end - t0, 3), "start": round(runner.start_seconds, 3),
                  "cells": round(t_cells - t0 - runner.start_seconds, 3),
                  "checks": round(t_end - t_cells, 3)},
-        cells={"to_run": len(plan.run), **counts}, workers_started=runner.starts,
+        cells={"to_run": len(plan.run), **counts},
+        slowest_cells=[[plan.run[i].label, round(r["seconds"], 3)] for i, r in sorted(
+            runner.cell_runs.items(), key=lambda kv: -kv[1]["seconds"])[:3]],
+        workers_started=runner.starts,
         restarts=runner.restarts,
         cpu_seconds=round(sum(e.get("cpu_seconds", 0.0) for e in runner.exits), 3),
         max_rss_mb=round(max([e.get("max_rss_mb", 0.0) for e in runner.exits] or [0.0]), 1),

@@ -185,6 +185,24 @@ def _warm_imports() -> None:
             importlib.import_module(name)
         except Exception:
             pass
+    _warm_data_checksums()
+
+
+def _warm_data_checksums() -> None:
+    """course_lib.data verifies every file's md5 before reading it, and remembers the result
+    per (path, size, mtime): computed here once, every worker inherits it."""
+    from course_lib import data
+
+    md5 = getattr(data, "_md5", None)
+    folder = data.shipped_data_dir()
+    if md5 is None or folder is None:
+        return
+    for path in Path(folder).rglob("*"):
+        if path.is_file() and path.stat().st_size > 1 << 20:
+            try:
+                md5(path)
+            except OSError:
+                pass
 
 
 def _binds(config: dict) -> list[str]:

@@ -565,11 +565,12 @@ def labels_fingerprint(y) -> int:
 
 def _accuracy_table(value):
     value = materialize(value)
+    if type(value) is dict:  # keys from np.array(k_choices) are numpy integers: fine
+        value = {int(k) if isinstance(k, np.integer) else k: v for k, v in value.items()}
     if isinstance(value, RemoteHandle) and value._course_type_name() == "dict" or (
             type(value) is dict and not all(type(k) is int for k in value)):
-        fail("k_to_accuracies has keys that are not plain Python integers (numpy integers "
-             "from an np.array of k values?).", hint="use the list k_choices as given, or "
-             "int(k) as the key")
+        fail("k_to_accuracies has keys that are not integers: its keys must be the values "
+             "of k.", hint="use the list k_choices as given, or int(k) as the key")
     table = as_dict(value, "k_to_accuracies")
     missing = [k for k in K_CHOICES if k not in table]
     if missing:

@@ -29,7 +29,6 @@ from pathlib import Path
 from . import sandbox
 
 _MAX_MESSAGE = 1 << 20
-SPAWN_OK = "spawned"
 
 
 # --------------------------------------------------------------------------- grader side
@@ -150,7 +149,7 @@ def _zygote_env(base_dir: Path) -> dict:
     env.update({
         "PYTHONDONTWRITEBYTECODE": "1", "PYTHONNOUSERSITE": "1", "MPLBACKEND": "Agg",
         "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-        "IPYTHONDIR": str(base_dir / "ipython"), "PYTHONHASHSEED": "0",
+        "IPYTHONDIR": str(base_dir / "ipython"),
     })
     env.setdefault("LANG", "C.UTF-8")
     return env

@@ -24,7 +24,7 @@ def _release(args) -> int:
 
 
 def _autograde(args) -> int:
-    if not _have("nbformat", "tqdm", "mistune"):
+    if not _have("nbformat", "tqdm", "nbconvert"):
         return 2
     _fast_start()
     from . import grade, report
@@ -42,7 +42,7 @@ def _autograde(args) -> int:
 
 
 def _demo(args) -> int:
-    if not _have("nbformat", "nbgrader", "tqdm", "mistune"):
+    if not _have("nbformat", "nbgrader", "tqdm", "nbconvert"):
         return 2
     _fast_start()
     from . import demo

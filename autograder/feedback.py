@@ -9,15 +9,25 @@ Everything that came from the student is HTML-escaped.
 
 from __future__ import annotations
 
+import functools
 import html
 import time
 from pathlib import Path
 
-import mistune
-
 from .submissions import safe_name
 
-_markdown = mistune.create_markdown(escape=False)
+
+@functools.cache
+def _markdown_renderer():
+    # nbconvert's renderer, as Jupyter renders markdown: formulas are kept out of markdown's
+    # reach ($a_i$, \\ in matrices); imported on first use (it takes a second).
+    from nbconvert.filters.markdown_mistune import markdown2html_mistune
+
+    return markdown2html_mistune
+
+
+def _markdown(text: str) -> str:
+    return _markdown_renderer()(text)
 
 CSS = """
 body { font-family: system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; color: #222;
@@ -41,6 +51,11 @@ pre { background: #f6f8fa; padding: .6rem .8rem; overflow-x: auto; border-radius
 """
 
 _ICON = {"passed": "✔", "manual": "✎"}
+# Formulas in the instructor's markdown, typeset when the page is viewed online (as
+# nbconvert's pages do); offline they stay readable TeX.
+MATHJAX = ("<script>window.MathJax = {tex: {inlineMath: [['$', '$'], ['\\\\(', '\\\\)']]}};"
+           "</script><script async src='https://cdn.jsdelivr.net/npm/mathjax@3/es5/"
+           "tex-mml-chtml.js'></script>")
 
 
 def _pre(text: str) -> str:
@@ -75,7 +90,7 @@ def render(result, spec) -> str:
     total = sum(r.points or 0.0 for r in result.rows)
     title = f"{result.notebook}: feedback for {result.student_id}"
     parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}"
-             f"</title><style>{CSS}</style></head><body>",
+             f"</title><style>{CSS}</style>{MATHJAX}</head><body>",
              f"<h1>{html.escape(result.notebook)}</h1>",
              f"<p>Student <b>{html.escape(result.student_id)}</b> &middot; autograded "
              f"points: <b>{_num(total)} / {_num(spec.max_auto)}</b> &middot; graded "

@@ -122,7 +122,7 @@ def test_feedback_shows_verdicts_but_never_hidden_tests_or_solutions(graded):
     assert html.escape('CHECKS["relu_forward"](relu_forward)') in blank
     cy = (out / "feedback" / "cy" / "mini.html").read_text()
     assert "2 / 2 points" in cy and "to be graded / 1 points" in cy
-    assert "<script>alert" not in cy and "    assert "<script>" not in cy and "&lt;script&gt;" in cylt;script    assert "<script>" not in cy and "&lt;script&gt;" in cygt;alert" in cy
+    assert "<script>alert" not in cy and "&lt;script&gt;alert" in cy
 
 
 def test_nothing_but_the_outputs_is_left_in_out(graded):

@@ -279,7 +279,8 @@ class _Server:
             try:
                 (fd,) = sandbox.keep_only([w])
                 try:
-                    sandbox.enter(self._spec(None), features, sandbox.UID_BASE)
+                    sandbox.enter(self._spec(None), features,
+                                  sandbox.sandbox_uid(os.getppid(), 255))
                     report = sandbox.probe(self.spec["hidden"])
                 except BaseException as exc:  # noqa: BLE001
                     report = {"error": f"{type(exc).__name__}: {exc}"}
@@ -380,7 +381,7 @@ class _Server:
                 os.close(fd)
             return {"error": "spawn needs two pipe ends"}
         self.counter += 1
-        uid = sandbox.UID_BASE + self.counter % 1_000_000
+        uid = sandbox.sandbox_uid(os.getpid(), self.counter % 255)
         spec = self._spec(limits)
         if not self.features.get("mountns"):
             spec["fallback_workdir"] = f"{self.spec['fallback_workdir']}/{self.counter}"

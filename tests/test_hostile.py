@@ -90,11 +90,12 @@ def batch(tmp_path_factory):
     listener.close()
     with open(out / "grades.csv", newline="") as f:
         rows = list(csv.DictReader(f))
+    logs = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    uids = [x.get("isolation", {}).get("uid") for x in logs]
     yield {"batch": result, "out": out, "canary": canary, "heard": listener.heard,
            "rows": {(r["student_id"], r["item"]): r for r in rows},
-           "log": {x["student_id"]: x for x in (
-               json.loads(line) for line in (out / "log.jsonl").read_text().splitlines())},
-           "processes_after": mc.sandbox_processes()}
+           "log": {x["student_id"]: x for x in logs},
+           "processes_after": mc.sandbox_processes(uids)}
 
 
 def _points(batch, student):

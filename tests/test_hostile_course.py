@@ -7,6 +7,7 @@ which must cost that exercise's items and nothing else.
 """
 
 import csv
+import json
 
 import pytest
 
@@ -43,11 +44,13 @@ def graded(request, tmp_path_factory):
     listener.close()
     with open(out / "grades.csv", newline="") as f:
         rows = [r for r in csv.DictReader(f) if r["notebook"] == nb_id]
+    logs = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    uids = [x.get("isolation", {}).get("uid") for x in logs]
     spec = NotebookSpec.from_source(nb_id, source)
     key = next(c.key for c in spec.cells if c.cell_id == ref.cells[last].get("id"))
     broken = {i["grade_id"] for i in spec.items if key in i["exercises"]}
     yield {"rows": rows, "heard": listener.heard, "canary": canary, "broken": broken,
-           "processes": mc.sandbox_processes()}
+           "processes": mc.sandbox_processes(uids)}
 
 
 def _points(graded, student):

@@ -135,11 +135,14 @@ class Sandbox:
         """Run one cell with a soft ``timeout``; a validated ``{status, error, output,
         dropped, seconds}``. Raises SandboxTimeout / SandboxCrashed if the worker is lost."""
         def go():
-            deadline = time.monotonic() + timeout + HARD_GRACE
+            start = time.monotonic()
+            deadline = start + timeout + HARD_GRACE
             request = json.dumps({"source": source, "timeout": timeout}).encode()
             frames.write_frame(self._to, b"R", request, deadline)
             _, payload = frames.read_frame(self._from, deadline, {b"D": frames.MAX_JSON_BYTES})
-            return _cell_result(frames.parse_json(payload))
+            result = _cell_result(frames.parse_json(payload))
+            result["seconds"] = time.monotonic() - start  # measured here, not reported there
+            return result
 
         return self._guard(go)
 

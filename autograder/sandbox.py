@@ -166,8 +166,11 @@ def plan_binds(paths) -> list[str]:
 def build_root(spec: dict, uid: int, pidns: bool) -> None:
     """Mount the private root on ``spec["mount_point"]`` and ``pivot_root`` into it."""
     root = spec["mount_point"]
+    scratch = spec["scratch_mb"]
     mount(None, "/", None, MS_REC | MS_PRIVATE)
     _tmpfs(root, 8, "0755")
+    # Writable scratch first: binds of a checkout that lives under /tmp go on top of it.
+    _tmpfs(root + "/tmp", scratch, "1777")
     for name in _TOP:
         host = "/" + name
         if os.path.islink(host):
@@ -196,9 +199,7 @@ def build_root(spec: dict, uid: int, pidns: bool) -> None:
     for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
                          ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")):
         os.symlink(target, f"{root}/dev/{name}")
-    scratch = spec["scratch_mb"]
     _tmpfs(root + "/dev/shm", 64, "1777")
-    _tmpfs(root + "/tmp", scratch, "1777")
     _tmpfs(root + spec["workdir"], scratch, "0755")
     os.makedirs(root + home)
     for path in (root + home, root + spec["workdir"]):

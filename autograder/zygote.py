@@ -222,7 +222,9 @@ def _binds(config: dict) -> list[str]:
         return not any(h == real or h.startswith(real.rstrip("/") + "/")
                        or real.startswith(h.rstrip("/") + "/") for h in hidden)
 
-    return [p for p in sandbox.plan_binds(paths) if safe(p)]
+    # Unsafe paths go first: a checkout on sys.path (the folder holding autograder/) must
+    # not hide, by covering them, the course_lib and data folders inside it.
+    return sandbox.plan_binds([p for p in paths if safe(p)])
 
 
 def _world_traversable(path: str) -> bool:

@@ -8,6 +8,7 @@ the real course, through the command line.
 import csv
 import html
 import json
+import os
 import subprocess
 import sys
 
@@ -95,6 +96,8 @@ def test_log_has_one_line_per_notebook_with_timings_and_isolation(graded):
     assert sorted((x["student_id"], x["notebook"]) for x in lines) == sorted(
         (s, nb) for s in ("ada", "bob", "cy", "dee") for nb in ("mini", "mini_b"))
     for entry in lines:
+        if entry["notebook"] == "mini_b" and entry["status"] == "graded":
+            assert "error" not in entry["cells"], entry  # its data probe cell passed
         if entry["status"] == "not submitted":
             assert (entry["student_id"], entry["notebook"]) in {("dee", "mini"),
                                                                 ("cy", "mini_b")}
@@ -140,6 +143,34 @@ def test_bad_arguments_are_refused_with_a_message(graded, tmp_path, capsys):
     assert cli_main(["autograde", str(tmp_path), "--out", str(tmp_path / "o"), "--quiet",
                      "--source", str(tmp_path)]) == 2
     assert "no instructor notebooks" in capsys.readouterr().err
+
+
+def test_a_checkout_anywhere_grades_the_same(tmp_path):
+    """A checkout under /tmp (as CI makes), on PYTHONPATH: the sandbox still sees the
+    course's Python package and data folder, and nothing of the checkout beside them."""
+    import shutil
+
+    checkout = tmp_path / "checkout"
+    for name in ("course_lib", "autograder"):
+        shutil.copytree(config.ROOT / name, checkout / name,
+                        ignore=shutil.ignore_patterns("__pycache__", "source"))
+    shutil.copytree(config.ROOT / "data" / "cifar-10-subset",
+                    checkout / "data" / "cifar-10-subset")
+    built = mc.build(tmp_path / "mini", second=True)
+    subs = tmp_path / "subs"
+    for nb_id, (src, stu) in built.items():
+        mc.write(subs, "ref", nb_id, mc.reference(src, stu))
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "PYTHONPATH": str(checkout)}
+    proc = subprocess.run([sys.executable, "-m", "autograder", "autograde", str(subs),
+                           "--out", str(tmp_path / "out"), "--quiet", "--source",
+                           str(tmp_path / "mini" / "autograder" / "source")],
+                          capture_output=True, text=True, cwd=checkout, env=env, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "private file system" in proc.stdout or os.geteuid() != 0
+    rows = _grades(tmp_path / "out")
+    assert {r["status"] for r in rows} == {"passed", "manual"}, rows
+    logs = [json.loads(x) for x in (tmp_path / "out" / "log.jsonl").read_text().splitlines()]
+    assert all("error" not in x["cells"] for x in logs), logs
 
 
 # --------------------------------------------------------------------------- the real course

@@ -86,6 +86,12 @@ def second_notebook():
     nb = source_notebook()
     keep = {"title", "colab-setup", "imports", "relu-masked-solution", "relu-masked-check"}
     nb.cells = [c for c in nb.cells if c.get("id") in keep]
+    probe = nbformat.v4.new_code_cell(  # the sandbox must see the course's data folder
+        "from course_lib import data\nassert data.shipped_data_dir() is not None, "
+        "'no data folder'\nassert (data.shipped_data_dir() / 'cifar-10-subset').is_dir()",
+        id="data-probe")
+    probe.metadata = _meta(locked=True, grade_id="data_probe")
+    nb.cells.insert(3, probe)
     for c in nb.cells:
         if c.get("id") == "relu-masked-check":
             c.metadata["nbgrader"]["grade_id"] = "relu_masked_b"

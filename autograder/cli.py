@@ -47,7 +47,7 @@ def _demo(args) -> int:
     _fast_start()
     from . import demo
 
-    return demo.main(out=args.out, workers=args.workers, keep=args.keep)
+    return demo.main(out=args.out, workers=args.workers)
 
 
 def _positive(kind):
@@ -89,7 +89,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, help="where to put the class and its grades "
                    "(default: a new temporary folder)")
     p.add_argument("--workers", type=_positive(int), default=2)
-    p.add_argument("--keep", action="store_true", help=argparse.SUPPRESS)
     p.set_defaults(func=_demo)
     return parser
 

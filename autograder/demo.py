@@ -119,7 +119,7 @@ def build_class(root: Path, ids: list[str], seed: int = 0) -> Path:
     return subs
 
 
-def main(out=None, workers: int = 2, keep: bool = True) -> int:
+def main(out=None, workers: int = 2) -> int:
     ids = course.notebook_ids()
     if not ids:
         print("The course has no notebooks yet (autograder/source/<id>/<id>.ipynb).")

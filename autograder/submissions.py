@@ -210,7 +210,7 @@ class NotebookSpec:
 
     @classmethod
     def from_source(cls, notebook: str, source_nb) -> NotebookSpec:
-        cells, exercises = [], []
+        cells, exercises, previous = [], [], []
         items = {i["grade_id"]: i for i in course.graded_items(source_nb)}
         ordered = []
         for n, cell in enumerate(source_nb.cells):
@@ -232,9 +232,12 @@ class NotebookSpec:
             if gid in items:
                 item = dict(items[gid])
                 item["cell"] = key
-                item["exercises"] = list(exercises) if role == "test" else [key]
                 if role == "test":
-                    exercises = []
+                    # A test cell right after another one checks the same exercise further.
+                    item["exercises"] = list(exercises or previous)
+                    previous, exercises = item["exercises"], []
+                else:
+                    item["exercises"] = [key]
                 ordered.append(item)
         return cls(notebook, cells, ordered)
 

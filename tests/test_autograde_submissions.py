@@ -220,3 +220,18 @@ def _soon():
     import time
 
     return time.monotonic() + 0.2
+
+
+def test_each_item_knows_the_exercise_cells_it_depends_on(mini):
+    src, _, spec = mini
+    deps = {i["grade_id"]: i["exercises"] for i in spec.items}
+    assert deps == {"relu_forward": ["relu_forward_solution"],
+                    "relu_backward": ["relu_backward_solution"],
+                    "relu_masked": ["relu_masked_solution"], "why_relu": ["why_relu"]}
+    nb = nbformat.from_dict(src)  # a second test cell right after: same exercise
+    extra = nbformat.from_dict(next(c for c in nb.cells if c.get("id") == "relu-masked-check"))
+    extra.id, extra.metadata["nbgrader"]["grade_id"] = "again", "relu_masked_again"
+    nb.cells.insert([c.get("id") for c in nb.cells].index("relu-masked-check") + 1, extra)
+    again = NotebookSpec.from_source("mini", nb)
+    assert {i["grade_id"]: i["exercises"] for i in again.items}["relu_masked_again"] == [
+        "relu_masked_solution"]

@@ -19,6 +19,8 @@ from tests.hostile import minicourse as mc
 pytestmark = pytest.mark.slow
 IDS = course.notebook_ids()
 CRASHES = {"exit_in_cell": attacks.exit_in_cell, "segfault_in_cell": attacks.segfault_in_cell}
+# The last exercise of each notebook is broken; every autograded item after it must cost
+# "crashed" (a test cell right after another checks the same exercise), the others pass.
 
 
 @pytest.fixture(scope="module", params=IDS)
@@ -47,8 +49,12 @@ def graded(request, tmp_path_factory):
     logs = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
     uids = [x.get("isolation", {}).get("uid") for x in logs]
     spec = NotebookSpec.from_source(nb_id, source)
-    key = next(c.key for c in spec.cells if c.cell_id == ref.cells[last].get("id"))
-    broken = {i["grade_id"] for i in spec.items if key in i["exercises"]}
+    keys = [c.key for c in spec.cells]
+    position = keys.index(next(c.key for c in spec.cells
+                               if c.cell_id == ref.cells[last].get("id")))
+    # Every autograded item after the last exercise depends on it.
+    broken = {i["grade_id"] for i in spec.items
+              if i["kind"] == "auto" and keys.index(i["cell"]) > position}
     yield {"rows": rows, "heard": listener.heard, "canary": canary, "broken": broken,
            "processes": mc.sandbox_processes(uids)}
 

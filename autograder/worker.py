@@ -1,0 +1,188 @@
+"""The sandboxed side of grading one notebook: run its cells, then answer channel requests.
+
+Runs in a process forked from the zygote after :func:`autograder.sandbox.enter`. It
+executes the code cells the grader sends (the submission's answers with the instructor's
+locked cells restored; test cells are never sent) in an IPython shell, as a kernel would,
+then serves :class:`~autograder.channel.ObjectServer` requests against the notebook's
+namespace. Nothing here is trusted by the grader: student code can patch any of it, and
+the worst it can do is answer wrongly, which costs only the student.
+
+Each cell and each request runs under a soft timer that interrupts it; the grader also
+keeps a hard deadline and kills the process when the soft one is defeated.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import struct
+import sys
+import time
+
+from . import frames
+from .channel import ObjectServer, _error_payload, pack
+
+OUTPUT_LIMIT = 8 * 1024  # characters of a cell's output kept for feedback
+
+
+class CellTimeout(BaseException):
+    """Raised by the soft timer inside student code."""
+
+
+def _on_alarm(signum, frame):
+    raise CellTimeout()
+
+
+class CappedOutput(io.TextIOBase):
+    """stdout/stderr for a cell: keeps the first OUTPUT_LIMIT characters, counts the rest."""
+
+    encoding = "utf-8"
+
+    def __init__(self, limit: int = OUTPUT_LIMIT):
+        self.limit, self.kept, self.size, self.dropped = limit, [], 0, 0
+
+    def write(self, text) -> int:
+        text = text if isinstance(text, str) else str(text)
+        room = self.limit - self.size
+        if room > 0:
+            self.kept.append(text[:room])
+            self.size += min(room, len(text))
+        self.dropped += max(0, len(text) - max(room, 0))
+        return len(text)
+
+    def writable(self) -> bool:
+        return True
+
+    def isatty(self) -> bool:
+        return False
+
+    def text(self) -> str:
+        return "".join(self.kept)
+
+
+def make_shell():
+    """An IPython shell without history (no files, no thread), as a kernel runs cells."""
+    from IPython.core.interactiveshell import InteractiveShell
+    from traitlets.config import Config
+
+    cfg = Config()
+    cfg.HistoryManager.enabled = False
+    shell = InteractiveShell.instance(config=cfg)
+    shell.colors = "nocolor"
+    return shell
+
+
+def warm_up(shell) -> None:
+    """Run a cell and format a traceback once, so that workers do not pay for the lazy
+    imports behind them (a fresh worker's first error costs ~0.5 s otherwise)."""
+    previous = signal.signal(signal.SIGALRM, _on_alarm)
+    try:
+        for source in ("None", "raise ValueError('warm-up')"):
+            run_cell(shell, source, 60)
+    finally:
+        signal.signal(signal.SIGALRM, previous)
+    shell.user_ns.pop("_", None)
+
+
+def _describe(exc: BaseException) -> str:
+    try:
+        text = str(exc)
+    except BaseException:
+        text = "<unprintable>"
+    return f"{type(exc).__name__}: {text}"[:1000]
+
+
+def run_cell(shell, source: str, timeout: float) -> dict:
+    out = CappedOutput()
+    saved = sys.stdout, sys.stderr
+    sys.stdout = sys.stderr = out
+    start = time.perf_counter()
+    status, error = "ok", None
+    try:
+        signal.setitimer(signal.ITIMER_REAL, max(timeout, 0.001))
+        try:
+            result = shell.run_cell(source, store_history=False)
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+        exc = result.error_in_exec or result.error_before_exec
+        if isinstance(exc, CellTimeout):
+            status = "timeout"
+        elif exc is not None:
+            status, error = "error", _describe(exc)
+    except CellTimeout:
+        status = "timeout"
+    except BaseException as exc:  # noqa: BLE001 - student code may raise anything
+        status, error = "error", _describe(exc)
+    finally:
+        sys.stdout, sys.stderr = saved
+    _close_figures()
+    return {"status": status, "error": error, "output": out.text(), "dropped": out.dropped,
+            "seconds": time.perf_counter() - start}
+
+
+def _close_figures() -> None:
+    """As Jupyter's inline backend does after every cell: figures do not pile up."""
+    pyplot = sys.modules.get("matplotlib.pyplot")
+    if pyplot is not None:
+        try:
+            pyplot.close("all")
+        except BaseException:  # noqa: BLE001 - the student's code may have broken pyplot
+            pass
+
+
+def answer(server: ObjectServer, data: bytes, timeout: float) -> tuple[bytes, bytes]:
+    saved = sys.stdout, sys.stderr
+    sys.stdout = sys.stderr = CappedOutput(0)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, max(timeout, 0.001))
+        try:
+            return b"A", server.handle(data)
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+    except CellTimeout:
+        return b"T", b""
+    except BaseException as exc:  # noqa: BLE001 - SystemExit and friends from student code
+        return b"A", pack({"error": _error_payload(exc)}, [])
+    finally:
+        sys.stdout, sys.stderr = saved
+
+
+def serve(fd_in: int, fd_out: int, shell, hello: dict) -> None:
+    """The worker's loop; never returns (the process exits when the grader is done)."""
+    signal.signal(signal.SIGALRM, _on_alarm)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    server = ObjectServer(shell.user_ns)
+    owner = os.getpid()
+    frames.send(fd_out, b"H", json.dumps(hello).encode())
+    while True:
+        frame = frames.receive(fd_in)
+        if frame is None or frame[0] == b"Q":
+            break
+        kind, payload = frame
+        if kind == b"R":
+            request = json.loads(payload)
+            reply = b"D", json.dumps(run_cell(shell, request["source"],
+                                              float(request["timeout"]))).encode()
+        elif kind == b"C":
+            (timeout,) = struct.unpack_from("<d", payload)
+            reply = answer(server, payload[8:], timeout)
+        else:
+            continue
+        if os.getpid() != owner:  # a child the student's code forked: it must not answer
+            os._exit(0)
+        frames.send(fd_out, *reply)
+        _reap()
+
+
+def _reap() -> None:
+    """Collect finished children (the worker is process 1 of its namespace: orphans of the
+    student's processes end up here)."""
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return

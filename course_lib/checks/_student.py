@@ -87,8 +87,9 @@ def student_traceback(exc: BaseException, limit: int = 4) -> str:
 
 def not_implemented(label: str) -> NotImplementedYet:
     return NotImplementedYet(
-        f"{label} still raises NotImplementedError. Replace `raise NotImplementedError()` "
-        "in its cell with your code, run that cell, then run this check again."
+        f"{label} still raises NotImplementedError: it is not implemented yet. Replace "
+        "`raise NotImplementedError()` in its cell with your code, run that cell, then run "
+        "this check again."
     )
 
 

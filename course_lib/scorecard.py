@@ -151,7 +151,7 @@ class Scorecard:
                 f"{_e(self.title or self.notebook)}</h3>"
                 f"<p><b>Self-assessed: {_e(self.headline())}</b></p>"
                 f"{_html_table(self.rows())}"
-                f"<p><i>{_e(DISCLAIMER)}</i></p><p>{_e(COURSE_HINT)}</p></div>")
+                f"<p><i>{_e(DISCLAIMER)}</i></p><p>{_code_spans(COURSE_HINT)}</p></div>")
 
 
 _LABEL = {PASSED: "✔ passed", FAILED: "✘ failed", NOT_ATTEMPTED: "· not attempted",
@@ -180,14 +180,23 @@ def _text_table(rows) -> list[str]:
     return [f"  {a:<{w0}}  {b:>{w1}}  {c:<{w2}}  {d}".rstrip() for a, b, c, d in rows]
 
 
+_CELL = 'style="text-align:left;vertical-align:top;padding:2px 10px 2px 0"'
+
+
 def _html_table(rows) -> str:
+    head = "".join(f"<th {_CELL}>{h}</th>" for h in ("item", "points", "result", "why"))
     body = "".join(
-        f'<tr><td><code>{_e(a)}</code></td><td style="text-align:right">{_e(b)}</td>'
-        f'<td style="color:{_COLOUR[c[0]]};white-space:nowrap">{_e(c)}</td>'
-        f"<td>{_e(d)}</td></tr>"
+        f"<tr><td {_CELL}><code>{_e(a)}</code></td><td {_CELL}>{_e(b)}</td>"
+        f'<td {_CELL[:-1]};color:{_COLOUR[c[0]]};white-space:nowrap">{_e(c)}</td>'
+        f"<td {_CELL}>{_e(d)}</td></tr>"
         for a, b, c, d in rows)
-    return ('<table><thead><tr><th>item</th><th>points</th><th>result</th><th>why</th></tr>'
-            f"</thead><tbody>{body}</tbody></table>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _code_spans(text: str) -> str:
+    """Escaped text with `backquoted` parts as <code>."""
+    parts = _e(text).split("`")
+    return "".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(parts))
 
 
 class _NotDefined(Exception):

@@ -1,7 +1,7 @@
 """The JupyterLab path, in a real browser: what a student sees, not what pytest sees.
 
 One JupyterLab server (from this venv, on 127.0.0.1 with a random port and token) and one
-Debian Chromium driven by Playwright serve the whole session. For every student notebook:
+Debian Chromium driven by Playwright serve all the browser tests. For every student notebook:
 
 * with the reference answers typed into the answer cells, "Run All Cells" from the menu
   ends with no error output, every check cell showing its pass line, every interactive
@@ -120,7 +120,9 @@ class Lab:
                 self.proc.wait()
 
 
-@pytest.fixture(scope="session")
+# Module scope: one server and one browser for all the browser tests (they are all in this
+# module), stopped before other modules run, so Playwright's event loop never meets nbclient's.
+@pytest.fixture(scope="module")
 def lab(tmp_path_factory):
     installed = Path(sys.prefix) / "share" / "jupyter" / "lab" / "settings" / "overrides.json"
     shipped = config.ROOT / "jupyter" / "lab-overrides.json"
@@ -133,7 +135,7 @@ def lab(tmp_path_factory):
     server.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium():
     if not CHROMIUM.is_file():
         pytest.fail(f"{CHROMIUM} not found: install Debian's Chromium (`apt-get install -y "

@@ -38,6 +38,7 @@ _NUMPY_SCALARS = {
     np.int64: int, np.int32: int, np.int16: int, np.int8: int,
     np.uint64: int, np.uint32: int, np.uint16: int, np.uint8: int, np.bool_: bool,
 }
+_NUMPY_INTS = (np.int64, np.int32, np.int16, np.int8, np.uint64, np.uint32, np.uint16, np.uint8)
 BINOPS = {
     "add": operator.add, "sub": operator.sub, "mul": operator.mul,
     "truediv": operator.truediv, "pow": operator.pow, "matmul": operator.matmul,
@@ -78,8 +79,10 @@ def _encode(value, buffers: list, to_handle, depth: int = 0):
     if t in (list, tuple):
         items = [_encode(v, buffers, to_handle, depth + 1) for v in value]
         return {"list" if t is list else "tuple": items}
-    if t is dict and all(type(k) in (str, int) for k in value):
-        return {"dict": [[k, _encode(v, buffers, to_handle, depth + 1)] for k, v in value.items()]}
+    if t is dict and all(type(k) in (str, int) or type(k) in _NUMPY_INTS for k in value):
+        items = [[k if type(k) in (str, int) else int(k), _encode(v, buffers, to_handle, depth + 1)]
+                 for k, v in value.items()]
+        return {"dict": items}
     return to_handle(value)
 
 

@@ -241,16 +241,19 @@ class NotebookPage:
             self.page.wait_for_timeout(700)
             self.cells.nth(index).screenshot(path=str(path))
             return
-        # One tall picture of the whole notebook: scrolled to the top, in a viewport as tall
-        # as the notebook (plus JupyterLab's bars).
+        # The whole notebook in as few tall pictures as Chromium allows: scrolled to the top,
+        # in a viewport as tall as the notebook (plus JupyterLab's bars), at most 12,000 px.
         scroller = ".jp-WindowedPanel-outer"
-        self.page.eval_on_selector(scroller, "el => { el.scrollTop = 0; }")
         height = self.page.eval_on_selector(scroller, "el => el.scrollHeight")
-        self.page.set_viewport_size({"width": 1280, "height": min(int(height) + 150, 16000)})
+        self.page.set_viewport_size({"width": 1280, "height": min(int(height) + 150, 12000)})
         self.page.wait_for_timeout(500)
-        self.page.eval_on_selector(scroller, "el => { el.scrollTop = 0; }")
-        self.page.wait_for_timeout(1500)
-        self.page.screenshot(path=str(path))
+        visible = self.page.eval_on_selector(scroller, "el => el.clientHeight")
+        offsets = list(range(0, int(height), int(visible)))
+        for k, offset in enumerate(offsets, 1):
+            self.page.eval_on_selector(scroller, f"el => {{ el.scrollTop = {offset}; }}")
+            self.page.wait_for_timeout(1500)
+            part = path if len(offsets) == 1 else path.with_name(f"{path.stem}-{k}.png")
+            self.page.screenshot(path=str(part))
         self.page.set_viewport_size({"width": 1280, "height": 900})
 
 
@@ -287,7 +290,9 @@ def _act_and_see_change(page: NotebookPage, index: int) -> str:
             if other is None:
                 continue
             control.select_option(label=other)
-        label = f"{kind} {(control.text_content() or '').strip()!r}".strip()
+        name = control.evaluate("""c => ((c.closest('.widget-hslider, .widget-vslider,'
+            + ' .widget-dropdown') || c).querySelector('.widget-label') || c).textContent""")
+        label = f"{kind} {(name or '').strip()!r}"
         try:
             page.page.wait_for_function(f"([cell, before]) => ({SHOWN_JS})(cell) !== before",
                                         arg=[handle, before], timeout=30_000, polling=250)

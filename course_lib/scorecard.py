@@ -250,7 +250,7 @@ def score_item(item: dict, namespace: dict) -> ItemScore:
             with contextlib.redirect_stdout(io.StringIO()), \
                     contextlib.redirect_stderr(io.StringIO()):
                 outcome = CHECKS[call["check"]].evaluate(*args, hidden=call["hidden"], **kwargs)
-        except Exception as exc:  # noqa: BLE001 - a scorecard must always show
+        except (Exception, SystemExit) as exc:  # noqa: BLE001 - a scorecard must always show
             score.status = FAILED
             score.reason = f"the check could not run: {type(exc).__name__}: {_one_line(exc)}"
             return score

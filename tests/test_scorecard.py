@@ -83,6 +83,8 @@ def test_each_status_with_its_one_line_reason(capsys):
     assert broken.reason.endswith("crashes raised ZeroDivisionError: division by zero")
     assert capsys.readouterr().out == ""  # the student's prints stay out of the card
 
+    quits = sc.score_item(DOUBLE, {"double": lambda x: exit()})  # SystemExit, not Exception
+    assert quits.status == sc.FAILED and quits.reason.startswith("the check could not run")
     buggy = sc.score_item(_auto("x", ("_sc.buggy_check", "double", False)), {"double": double})
     assert buggy.status == sc.FAILED
     assert buggy.reason == "the check could not run: RuntimeError: the check itself broke"

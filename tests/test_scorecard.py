@@ -219,7 +219,7 @@ def test_mini_notebook_partly_done_and_wrong_in_a_real_kernel(mini_kit, tmp_path
     reason = card.items[1].reason  # the lesson's first sentence only
     assert reason.startswith("square still raises NotImplementedError") and "Replace" not in reason
 
-    wrong = _set(_set(student, "double-solution", "def double(x):\n    return x + 1"),
+    wrong = _set(_set(student, "double-solution", "def double(x):\n    return 3 * x"),
                  "square-solution", "")
     card = _card(nbtools.execute(wrong, tmp_path, allow_errors=True, env=env))
     assert _statuses(card) == [("double", sc.FAILED), ("square", sc.NOT_ATTEMPTED),

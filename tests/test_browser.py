@@ -50,6 +50,8 @@ WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 EXPECTED_WIDGETS = {"01_knn": "k-NN explorer", "03_backprop": "graph explorer",
                     "04_neural_networks": "regularization slider"}
 PLACEHOLDERS = ("Loading widget", "Error displaying widget", "Failed to load model")
+CONTROLS = ", ".join(f".jp-Cell-outputArea {c}" for c in (
+    ".noUi-handle", "input[type=range]", "button.jupyter-button", ".widget-dropdown select"))
 # What a widget shows (as opposed to its controls): compared before and after an action.
 SHOWN_JS = """cell => [...cell.querySelectorAll(
     '.jp-Cell-outputArea .widget-output, .jp-Cell-outputArea .widget-html-content,' +
@@ -353,7 +355,14 @@ def test_reference_answers_run_all_in_jupyterlab(lab, chromium, nb_id):
                      if WIDGET_VIEW in o.get("data", {})]
             for bad in (*PLACEHOLDERS, *reprs):
                 assert bad not in shown, f"cell {saved.cells[i].id} shows {bad!r}"
+        # Widgets a student can work (progress bars, say, have no controls): move or press.
+        interactive = [i for i in widget_cells if page.cells.nth(i).locator(CONTROLS).count()]
+        if nb_id in EXPECTED_WIDGETS:
+            assert interactive, f"{nb_id}: its {EXPECTED_WIDGETS[nb_id]} has no controls"
         for i in widget_cells:
+            if i not in interactive:
+                page.screenshot(ARTIFACTS / f"{nb_id}-widget-{saved.cells[i].id}.png", index=i)
+        for i in interactive:
             name = f"{nb_id}-widget-{saved.cells[i].id}"
             page.screenshot(ARTIFACTS / f"{name}-before.png", index=i)
             did = _act_and_see_change(page, i)

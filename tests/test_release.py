@@ -69,7 +69,8 @@ def mini_course(tmp_path_factory):
 
 def test_release_normalises_the_source_and_writes_the_student_version(mini_course):
     root, stale = mini_course
-    assert sorted(stale) == ["autograder/source/mini/mini.ipynb", "notebooks/mini.ipynb"]
+    assert sorted(stale) == ["autograder/source/mini/mini.ipynb",
+                             "course_lib/checks/data/manifest.json", "notebooks/mini.ipynb"]
     source = course.read(course.source_path("mini"))
     assert config.colab_badge("mini") in source.cells[0].source
     assert source.cells[1].id == "colab-setup" and config.GIT_URL in source.cells[1].source

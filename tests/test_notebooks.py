@@ -136,3 +136,12 @@ def _run_blank(student):
     finally:
         os.chdir(old)
     return shell.user_ns
+
+
+def test_readme_lists_every_notebook_with_its_colab_badge(stale_files):
+    """The README's table is rendered by release: a badge for every student notebook."""
+    assert "README.md" not in stale_files, "README.md is out of date, run `make release`"
+    readme = (config.ROOT / "README.md").read_text()
+    for nb_id in IDS:
+        assert config.colab_badge(nb_id) in readme, f"no Colab badge for {nb_id}"
+        assert f"(notebooks/{nb_id}.ipynb)" in readme, f"no link to notebooks/{nb_id}.ipynb"

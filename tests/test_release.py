@@ -58,6 +58,8 @@ def mini_course(tmp_path_factory):
     root = tmp_path_factory.mktemp("course")
     (root / "autograder" / "source" / "mini").mkdir(parents=True)
     nbformat.write(mini_source(), str(root / "autograder" / "source" / "mini" / "mini.ipynb"))
+    (root / "README.md").write_text(
+        f"# Mini\n\n{release.README_BEGIN}\nstale table\n{release.README_END}\n\nMore.\n")
     patch = pytest.MonkeyPatch()
     patch.setattr(config, "ROOT", root)
     patch.setattr(config, "SOURCE_DIR", root / "autograder" / "source")
@@ -69,7 +71,7 @@ def mini_course(tmp_path_factory):
 
 def test_release_normalises_the_source_and_writes_the_student_version(mini_course):
     root, stale = mini_course
-    assert sorted(stale) == ["autograder/source/mini/mini.ipynb",
+    assert sorted(stale) == ["README.md", "autograder/source/mini/mini.ipynb",
                              "course_lib/checks/data/manifest.json", "notebooks/mini.ipynb"]
     source = course.read(course.source_path("mini"))
     assert config.colab_badge("mini") in source.cells[0].source
@@ -101,6 +103,15 @@ def test_release_is_idempotent_and_check_mode_finds_drift(mini_course, capsys):
         assert "notebooks/mini.ipynb" in capsys.readouterr().out
     finally:
         path.write_text(original)
+
+
+def test_release_renders_the_readme_table_of_notebooks(mini_course):
+    root, _ = mini_course
+    readme = (root / "README.md").read_text()
+    assert "stale table" not in readme and readme.startswith("# Mini\n") and "More." in readme
+    assert f"| 1 | [Mini course](notebooks/mini.ipynb) | {config.colab_badge('mini')} |" in readme
+    with pytest.raises(ValueError, match="README.md must hold the lines"):
+        release.render_readme("# A README without the markers\n", {})
 
 
 def test_parse_check_cell_separates_hidden_calls_and_refuses_other_code():

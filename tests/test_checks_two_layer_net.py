@@ -206,6 +206,7 @@ def _net_class(impl: str, mode: str):
 
 
 IMPLS = ["instructor", "inline", *RIGHT_VARIANTS, *MISTAKES]
+GRADING_SEED = 20261122
 
 
 def _expected(check: str, impl: str):
@@ -222,7 +223,11 @@ def _expected(check: str, impl: str):
 def test_each_mistake_gets_its_lesson(impl, check, mode, hidden):
     pattern = _expected(check, impl)
     np.random.seed(0)
-    outcome = CHECKS[check].evaluate(_net_class(impl, mode), hidden=hidden)
+    # A fixed grading seed: some lessons are statistical. An un-averaged data gradient (30x
+    # too large steps) still lowered the loss for 1 grading seed in 300 (measured), so the
+    # train check may miss it then; the grads check always catches it.
+    seed = GRADING_SEED if hidden else None
+    outcome = CHECKS[check].evaluate(_net_class(impl, mode), hidden=hidden, seed=seed)
     if pattern == ANY:
         return
     if pattern is None:

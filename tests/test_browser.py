@@ -376,6 +376,7 @@ def test_reference_answers_run_all_in_jupyterlab(lab, chromium, nb_id):
         assert "not an official grade" in card and "✘" not in card and "not attempted" not in card
         total = sum(i["points"] for i in course.graded_items(source) if i["kind"] == "auto")
         assert f"Self-assessed: {total:g} / {total:g} points from checks" in card, card[:400]
+        page.screenshot(ARTIFACTS / f"{nb_id}-scorecard.png", index=last)
 
         assert page.notifications() == [], "JupyterLab showed a notification (news pop-up?)"
         page.screenshot(ARTIFACTS / f"{nb_id}.png")

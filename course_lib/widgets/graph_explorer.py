@@ -177,7 +177,9 @@ class _Figure:
                 self._gate(node, current)
         w, h = self.size()
         return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" '
-                f'viewBox="0 0 {w} {h}" class="graph-explorer">'
+                f'viewBox="0 0 {w} {h}" class="graph-explorer" '
+                # A graph wider than the notebook shrinks to fit rather than being cut off.
+                f'style="max-width:100%;height:auto">'
                 f'<rect width="{w}" height="{h}" fill="white"/>' + "".join(self.parts)
                 + "</svg>")
 

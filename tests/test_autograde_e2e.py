@@ -248,3 +248,29 @@ def test_without_namespaces_grading_still_works_and_the_summary_says_what_is_mis
     assert batch.isolation["memory_limit_mb"] == 2048 and not batch.isolation["pid_namespace"]
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
         "feedback", "grades.csv", "log.jsonl", "summary.csv"]
+
+
+def test_demo_grades_its_class_as_it_describes_it(tmp_path, capsys):
+    """`course-grade demo` (make grade-demo): the reference earns everything, the blank and
+    the cheats nothing, a crash or an endless loop in the last exercise costs only that
+    notebook's last items, an unreadable file costs only its notebook."""
+    assert cli_main(["demo", "--out", str(tmp_path)]) == 0
+    printed = capsys.readouterr().out
+    assert "The gradebook" in printed and "grades.csv" in printed
+    with open(tmp_path / "grades" / "summary.csv", newline="") as f:
+        summary = {row["student_id"]: row for row in csv.DictReader(f)}
+    ids = course.notebook_ids()
+    assert set(summary) == {"ada", "bo", "cy", "dev", "eve", "fay", "gus"}
+    full = float(summary["ada"]["max_total"])
+    assert float(summary["ada"]["total"]) == full > 0
+    assert float(summary["bo"]["total"]) == 0 and float(summary["eve"]["total"]) == 0
+    assert 0 < float(summary["cy"]["total"]) < full
+    for nb_id in ids:  # os._exit in the last exercise: that notebook loses only its end
+        assert 0 < float(summary["fay"][nb_id]) < float(summary["ada"][nb_id]), nb_id
+        # functions that loop forever cost at most what calls them (in 01 nothing graded does)
+        assert 0 < float(summary["dev"][nb_id]) <= float(summary["ada"][nb_id]), nb_id
+    assert float(summary["dev"]["total"]) < full
+    assert float(summary["gus"][ids[0]]) == 0  # not JSON: reported, scored 0
+    assert all(summary["gus"][i] == summary["ada"][i] for i in ids[2:])  # the intact ones
+    statuses = {(r["student_id"], r["status"]) for r in _grades(tmp_path / "grades")}
+    assert {("dev", "timeout"), ("fay", "crashed")} <= statuses

@@ -83,6 +83,17 @@ def strip_solution_markers(source: str) -> str:
     return text if source.endswith("\n") else text.rstrip("\n")
 
 
+def run_instructor_cells(nb_id: str, cell_ids, namespace: dict | None = None) -> dict:
+    """Run the instructor's cells ``cell_ids`` of notebook ``nb_id`` in order, solution
+    markers stripped, in one namespace (a fresh ``__main__`` one by default); return it."""
+    cells = {c.get("id"): c for c in read(source_path(nb_id)).cells}
+    namespace = {"__name__": "__main__"} if namespace is None else namespace
+    for cell_id in cell_ids:
+        exec(compile(strip_solution_markers(cells[cell_id].source), f"<{nb_id}:{cell_id}>",
+                     "exec"), namespace)
+    return namespace
+
+
 def reference_answers(source_nb) -> dict[str, str]:
     """``grade_id -> answer`` for every solution cell of an instructor notebook."""
     answers = {}

@@ -31,12 +31,7 @@ SOLUTION_CELLS = ("imports", "svm-naive-solution", "svm-vectorized-solution",
 
 def _solution_namespace() -> dict:
     os.environ.setdefault("MPLBACKEND", "Agg")
-    cells = {c.get("id"): c for c in course.read(course.source_path(NB_ID)).cells}
-    namespace = {"__name__": "__main__"}
-    for cell_id in SOLUTION_CELLS:
-        exec(compile(course.strip_solution_markers(cells[cell_id].source),
-                     f"<{NB_ID}:{cell_id}>", "exec"), namespace)
-    return namespace
+    return course.run_instructor_cells(NB_ID, SOLUTION_CELLS)
 
 
 # Appended to the executed copy: the kernel's own CPU time (user + system, all threads),

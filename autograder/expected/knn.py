@@ -32,12 +32,7 @@ def run_instructor_solution() -> dict:
     """The namespace after running the instructor's cells that the stored values need."""
     os.environ["COURSE_DATA"] = str(config.ROOT / "data")  # the shipped subset, always
     os.environ.setdefault("MPLBACKEND", "Agg")
-    source = {c.get("id"): c for c in course.read(course.source_path("01_knn")).cells}
-    namespace = {"__name__": "__main__"}
-    for cell_id in CELLS:
-        exec(compile(course.strip_solution_markers(source[cell_id].source),
-                     f"<01_knn:{cell_id}>", "exec"), namespace)
-    return namespace
+    return course.run_instructor_cells("01_knn", CELLS)
 
 
 def main() -> int:

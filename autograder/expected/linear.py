@@ -35,12 +35,7 @@ SEED = 20240202
 def run_instructor_solution() -> dict:
     """The namespace after running the instructor's loss-function cells."""
     os.environ.setdefault("MPLBACKEND", "Agg")
-    source = {c.get("id"): c for c in course.read(course.source_path(NB_ID)).cells}
-    namespace = {"__name__": "__main__"}
-    for cell_id in CELLS:
-        exec(compile(course.strip_solution_markers(source[cell_id].source),
-                     f"<{NB_ID}:{cell_id}>", "exec"), namespace)
-    return namespace
+    return course.run_instructor_cells(NB_ID, CELLS)
 
 
 def _kink_free(W, X, y, gap=0.05) -> bool:

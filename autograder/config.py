@@ -13,9 +13,18 @@ BRANCH = "main"
 REPO_URL = f"https://github.com/{GITHUB_REPO}"
 GIT_URL = f"{REPO_URL}.git"
 
-ROOT = Path(__file__).resolve().parent.parent
-AUTOGRADER_DIR = ROOT / "autograder"  # the nbgrader course directory
-SOURCE_DIR = AUTOGRADER_DIR / "source"  # instructor versions: source/<id>/<id>.ipynb
+PACKAGE_DIR = Path(__file__).resolve().parent
+ROOT = PACKAGE_DIR.parent
+AUTOGRADER_DIR = PACKAGE_DIR  # the grader's code (never a course directory)
+# The repository's own course directory (nbgrader's layout: nbgrader_config.py, source/,
+# and, once an instructor works in it, release/, submitted/, autograded/, gradebook.db).
+COURSE_DIR = ROOT / "course"
+# The kit's instructor sources and nbgrader config, the data `course-grade init` copies: in
+# an installed wheel they ship inside the package (autograder/kit/), in a checkout they are
+# the repository's course directory.
+_SHIPPED_KIT = PACKAGE_DIR / "kit"
+KIT_DIR = _SHIPPED_KIT if (_SHIPPED_KIT / "source").is_dir() else COURSE_DIR
+SOURCE_DIR = KIT_DIR / "source"  # instructor versions: source/<id>/<id>.ipynb
 NOTEBOOKS_DIR = ROOT / "notebooks"  # generated student versions: notebooks/<id>.ipynb
 
 

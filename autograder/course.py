@@ -1,6 +1,6 @@
 """The course's notebooks as data: sources, student versions, answers and check cells.
 
-An instructor source is an nbgrader notebook ``autograder/source/<id>/<id>.ipynb``:
+An instructor source is an nbgrader notebook ``course/source/<id>/<id>.ipynb``:
 
 * solution cells (``nbgrader.solution``) hold the answer between ``### BEGIN SOLUTION`` and
   ``### END SOLUTION`` (markdown answers between the ``=== BEGIN/END MARK SCHEME ===``

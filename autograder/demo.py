@@ -122,7 +122,7 @@ def build_class(root: Path, ids: list[str], seed: int = 0) -> Path:
 def main(out=None, workers: int = 2) -> int:
     ids = course.notebook_ids()
     if not ids:
-        print("The course has no notebooks yet (autograder/source/<id>/<id>.ipynb).")
+        print("The course has no notebooks yet (course/source/<id>/<id>.ipynb).")
         return 1
     root = Path(out) if out else Path(tempfile.mkdtemp(prefix="course-grade-demo-"))
     subs = build_class(root, ids)

@@ -173,7 +173,7 @@ def generate_student_versions(sources: dict[str, nbformat.NotebookNode]) -> dict
     _with_venv_on_path()
     with tempfile.TemporaryDirectory(prefix="course-release-") as tmp:
         root = Path(tmp)
-        shutil.copy(config.AUTOGRADER_DIR / "nbgrader_config.py", root)
+        shutil.copy(config.KIT_DIR / "nbgrader_config.py", root)
         for nb_id, nb in sources.items():
             (root / "source" / nb_id).mkdir(parents=True)
             nbformat.write(nb, str(root / "source" / nb_id / f"{nb_id}.ipynb"))

@@ -100,7 +100,7 @@ def run_nbgrader(root: Path, ids: list[str]) -> tuple[float, float, dict]:
     from nbgrader.api import Gradebook
 
     course_dir = root / "nbgrader"
-    shutil.copy(config.AUTOGRADER_DIR / "nbgrader_config.py", course_dir)
+    shutil.copy(config.KIT_DIR / "nbgrader_config.py", course_dir)
     for nb_id in ids:
         shutil.copytree(course.source_path(nb_id).parent, course_dir / "source" / nb_id)
 

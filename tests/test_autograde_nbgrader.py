@@ -50,7 +50,7 @@ def stock_nbgrader(root: Path, nb_id: str, submissions: dict) -> dict:
 def _course_dir(tmp_path: Path, sources: dict) -> Path:
     root = tmp_path / "course"
     root.mkdir()
-    shutil.copy(config.AUTOGRADER_DIR / "nbgrader_config.py", root)
+    shutil.copy(config.KIT_DIR / "nbgrader_config.py", root)
     for nb_id, path in sources.items():
         shutil.copytree(Path(path).parent, root / "source" / nb_id)
     return root

@@ -1,6 +1,6 @@
 """Stored expected results for the checks of notebook 01 (k-nearest neighbours).
 
-Runs the instructor solution in ``autograder/source/01_knn/01_knn.ipynb`` (its imports,
+Runs the instructor solution in ``course/source/01_knn/01_knn.ipynb`` (its imports,
 data, ``KNearestNeighbor`` and cross-validation cells, solution markers stripped) on the
 shipped CIFAR-10 subset and writes ``course_lib/checks/data/knn_cv.npz``:
 

@@ -1,7 +1,7 @@
 """Stored expected results for the checks of notebook 02 (linear classifiers).
 
 Runs the instructor solution in
-``autograder/source/02_linear_classifiers/02_linear_classifiers.ipynb`` (its imports and
+``course/source/02_linear_classifiers/02_linear_classifiers.ipynb`` (its imports and
 the four loss-function cells, solution markers stripped) on fixed small problems and
 writes ``course_lib/checks/data/linear.npz``. For each loss (``svm``, ``softmax``) and
 case (``small``: N, D, C = 6, 5, 4; ``single``: 1, 4, 3; ``binary``: 7, 3, 2) it stores

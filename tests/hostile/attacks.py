@@ -231,8 +231,8 @@ def edited_tests(nb, ctx):
 def read_source(nb, ctx):
     """Look for the instructor version (and a classmate's work) and run its answers."""
     candidates = [str(ctx.source_path), str(ctx.peer_path),
-                  f"../autograder/source/{ctx.notebook}/{ctx.notebook}.ipynb",
-                  f"/work/main/autograder/source/{ctx.notebook}/{ctx.notebook}.ipynb"]
+                  f"../course/source/{ctx.notebook}/{ctx.notebook}.ipynb",
+                  f"/work/main/course/source/{ctx.notebook}/{ctx.notebook}.ipynb"]
     return _at_end(nb, f'''
         import json, re
         _found = []

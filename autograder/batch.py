@@ -11,7 +11,7 @@ import shutil
 import sys
 import time
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from . import config, sandbox, submissions
@@ -20,79 +20,400 @@ from .submissions import NotebookSpec
 from .zygote import Zygote
 
 
+@dataclass(frozen=True)
+class Task:
+    """One unit of work: a student's notebook (``path`` None: not submitted).
+
+    ``sha256`` is the submitted file's hash; with the course version it keys the result, so
+    a re-run skips what is already graded and a retried task is idempotent."""
+
+    student: str
+    notebook: str
+    path: Path | None
+    sha256: str | None = None
+
+
+def file_sha256(path: Path) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def course_version(source_dir: Path | None = None) -> str:
+    """A short hash of everything that decides a grade: the instructor sources and the
+    checks (``course_lib/checks``, code and stored cases). Grades made under another
+    version are regraded."""
+    import hashlib
+
+    import course_lib.checks
+
+    source_dir = Path(source_dir or config.SOURCE_DIR)
+    checks_dir = Path(course_lib.checks.__file__).parent
+    digest = hashlib.sha256()
+    files = sorted(p for p in source_dir.glob("*/*.ipynb") if p.stem == p.parent.name)
+    files += sorted(p for p in checks_dir.rglob("*") if p.is_file() and p.suffix in (
+        ".py", ".npz", ".json") and p.name != "manifest.json")
+    for path in files:
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+@dataclass
+class GradedRow(Row):
+    """A row of the reports: a graded item with its final points (manual ones included)."""
+
+    assignment: str = ""
+    kind: str = "auto"
+    comment: str | None = None
+    late_penalty: float = 0.0
+
+
 @dataclass
 class Batch:
-    results: list[NotebookResult]
-    course: dict[str, NotebookSpec]
+    results: list[NotebookResult]  # graded in this run
+    course: dict[str, NotebookSpec]  # the notebooks the reports cover
     students: list[str]
     warnings: list[str]
     seconds: float
     isolation: dict
     notes: list[str]
     out: Path
+    rows: list[GradedRow] = field(default_factory=list)  # every item, from the gradebook
+    skipped: int = 0  # unchanged since they were graded
+    planned: int = 0  # notebooks this run set out to grade
+    interrupted: bool = False
+    db_url: str = ""
+    engine: dict = field(default_factory=dict)
 
-    @property
-    def rows(self) -> list[Row]:
-        return [r for res in self.results for r in res.rows]
+
+class Interrupted(Exception):
+    """Ctrl-C or SIGTERM: what was graded is saved; ``str()`` says how far it got."""
+
+    def __init__(self, batch: Batch):
+        self.batch = batch
+        done = len(batch.results)
+        super().__init__(f"interrupted after {done} of {batch.planned} notebooks; every "
+                         "graded one is saved in the gradebook: run the same command again "
+                         "to finish")
 
 
-def autograde(submissions_dir, out_dir, options: Options | None = None,
-              source_dir=None) -> Batch:
-    """Grade every submission under ``submissions_dir``; write everything to ``out_dir``."""
-    from . import feedback, report
+@dataclass
+class Places:
+    """Where a run reads and writes."""
+
+    source_dir: Path
+    submissions: Path
+    out: Path
+    db_url: str
+    autograded: Path
+    feedback: Path
+    nbconfig: object
+    course_id: str = "default_course"
+    hidden: list[str] = field(default_factory=list)
+
+
+def places(course=None, submissions_dir=None, out_dir=None, source_dir=None,
+           db_url=None) -> Places:
+    """A course directory's places, or (no course) a folder of submissions graded against
+    the kit's sources with everything, gradebook included, in ``out_dir``."""
+    from . import coursedir
+
+    if course is not None:
+        out = Path(out_dir or course.reports_dir).resolve()
+        subs = Path(submissions_dir or course.folder("submitted")).resolve()
+        return Places(Path(source_dir or course.source_dir).resolve(), subs, out,
+                      db_url or course.db_url, course.folder("autograded"),
+                      course.folder("feedback"), course.nbconfig, course.course_id,
+                      [str(course.root), str(subs), str(out)])
+    if out_dir is None:
+        raise ValueError("--out is needed when grading a folder outside a course directory")
+    out = Path(out_dir).resolve()
+    subs = Path(submissions_dir).resolve()
+    source = Path(source_dir or config.SOURCE_DIR).resolve()
+    kit = coursedir.load(config.KIT_DIR)
+    return Places(source, subs, out, db_url or f"sqlite:///{out / 'gradebook.db'}",
+                  out / "autograded", out / "feedback", kit.nbconfig, "default_course",
+                  [str(source), str(subs), str(out), str(config.KIT_DIR)])
+
+
+def autograde(submissions_dir=None, out_dir=None, options: Options | None = None,
+              source_dir=None, *, course=None, assignments=None, students=None,
+              force: bool = False, db_url: str | None = None, engine=None,
+              late_penalty=None) -> Batch:
+    """Grade what is new or changed under the submissions folder, commit each notebook to
+    the gradebook as it is graded, and write the reports (all of them from the gradebook).
+
+    course: a :class:`autograder.coursedir.Course` (nbgrader's layout: ``submitted/``,
+    ``autograded/``, ``feedback/``, its gradebook); without one, ``submissions_dir`` is
+    graded against the kit's sources and everything goes to ``out_dir``.
+    assignments, students: the scope (default: every notebook, every student found).
+    force: regrade even what is unchanged. engine: ``callable(zygote, specs, options, n)``
+    returning an engine (default: the local pool). late_penalty: ``callable(notebook,
+    seconds_late, points, max_points) -> points`` (default: none).
+    Raises :class:`Interrupted` on Ctrl-C or SIGTERM (after saving the reports).
+    """
+    from . import report, store
 
     options = options or Options()
     t0 = time.monotonic()
-    source_dir = Path(source_dir or config.SOURCE_DIR).resolve()
-    submissions_dir, out = Path(submissions_dir).resolve(), Path(out_dir).resolve()
-    if not submissions_dir.is_dir():
-        raise FileNotFoundError(f"SUBMISSIONS folder {submissions_dir} does not exist")
-    specs = load_course(source_dir)
+    where = places(course, submissions_dir, out_dir, source_dir, db_url)
+    if not where.submissions.is_dir():
+        raise FileNotFoundError(f"SUBMISSIONS folder {where.submissions} does not exist")
+    specs = load_course(where.source_dir)
     if not specs:
-        raise ValueError(f"no instructor notebooks found in {source_dir}")
-    out.mkdir(parents=True, exist_ok=True)
-    private = out / ".sandbox"
-    hidden = [str(source_dir), str(submissions_dir), str(out), str(config.AUTOGRADER_DIR)]
-    ctx = multiprocessing.get_context("fork")
-    zygote = Zygote(private, hidden, str(config.NOTEBOOKS_DIR), lock=ctx.Lock())
-    results: list[NotebookResult] = []
-    log_path = out / "log.jsonl"
-    log_path.write_text("")
-    pool = None
-    bar = None
+        raise ValueError(f"no instructor notebooks found in {where.source_dir}")
+    scope = _scope(specs, assignments)
+    version = course_version(where.source_dir)
+    where.out.mkdir(parents=True, exist_ok=True)
+    with store.Store(where.db_url, where.course_id) as db:
+        for nb in scope:
+            db.ensure_notebook(nb, nb, where.source_dir / nb / f"{nb}.ipynb", where.nbconfig)
+        found, warnings = submissions.discover(where.submissions, list(specs))
+        found = {k: v for k, v in found.items() if k[1] in scope}
+        warnings += _bad_ids({s for s, _ in found})
+        found = {k: v for k, v in found.items() if _id_problem(k[0]) is None}
+        if students:
+            wanted = set(students)
+            unknown = wanted - {s for s, _ in found}
+            warnings += [f"--student {s}: nothing submitted for {', '.join(scope)}"
+                         for s in sorted(unknown)]
+            found = {k: v for k, v in found.items() if k[0] in wanted}
+        known = db.keys()
+        todo, skipped = [], 0
+        for (student, nb), path in sorted(found.items(), key=lambda kv: (kv[0][0], kv[0][1])):
+            digest = file_sha256(path)
+            if not force and known.get((student, nb, nb)) == (digest, version):
+                skipped += 1
+                continue
+            todo.append(Task(student, nb, path, digest))
+        batch = Batch([], {nb: specs[nb] for nb in scope}, [], warnings, 0.0, {}, [],
+                      where.out, skipped=skipped, planned=len(todo), db_url=where.db_url)
+        _grade(todo, specs, options, where, db, version, batch, engine, late_penalty)
+        batch.seconds = time.monotonic() - t0
+        _reports(db, specs, where, batch)
+    report.write_grades(where.out / "grades.csv", batch.rows)
+    report.write_summary(where.out / "summary.csv", batch)
+    (where.out / "warnings.txt").write_text("".join(w + "\n" for w in warnings))
+    if batch.interrupted:
+        raise Interrupted(batch)
+    return batch
+
+
+def _scope(specs: dict, assignments) -> list[str]:
+    if not assignments:
+        return list(specs)
+    unknown = [a for a in assignments if a not in specs]
+    if unknown:
+        raise ValueError(f"no assignment named {', '.join(unknown)} in this course (it has "
+                         f"{', '.join(specs)})")
+    return [nb for nb in specs if nb in set(assignments)]
+
+
+_BAD_ID_CHARS = set('/\\\0\n\r\t')
+
+
+def _id_problem(student: str) -> str | None:
+    """Why nbgrader's gradebook or the file system would refuse this student id."""
+    if not student or student in (".", "..") or student.startswith("."):
+        return "empty or starts with a dot"
+    if len(student) > 128:
+        return f"{len(student)} characters (the gradebook keeps at most 128)"
+    if any(c in _BAD_ID_CHARS or not c.isprintable() for c in student):
+        return "holds a slash, a control character or an unprintable one"
+    return None
+
+
+def _bad_ids(ids) -> list[str]:
+    return [f"skipped student id {s!r}: {_id_problem(s)}; rename the folder or file"
+            for s in sorted(ids) if _id_problem(s)]
+
+
+def _timestamp(path: Path):
+    """nbgrader's submission time: ``timestamp.txt`` beside the notebook, else None."""
+    from nbgrader.utils import parse_utc
+
+    stamp = Path(path).parent / "timestamp.txt"
     try:
-        zygote.start(wait=False)  # it warms up while we read the class
-        found, warnings = submissions.discover(submissions_dir, list(specs))
-        students = sorted({s for s, _ in found})
-        tasks = [(s, nb, found.get((s, nb))) for s in students for nb in specs]
-        pool = _Pool(ctx, min(max(1, options.workers), max(1, len(tasks))), zygote, specs,
-                     options)
+        return parse_utc(stamp.read_text().strip()) if stamp.is_file() else None
+    except (ValueError, OSError):
+        return None
+
+
+def _blank_answers(result, spec, nbconfig) -> set[str]:
+    """Written answers left as released: scored 0 automatically, as nbgrader does."""
+    stub = "YOUR ANSWER HERE"
+    try:
+        stub = nbconfig.ClearSolutions.text_stub or stub
+    except AttributeError:
+        pass
+    plan, blank = result.assembled, set()
+    if plan is None:
+        return blank
+    for item in spec.items:
+        if item["kind"] != "manual" or item["cell"] not in plan.answers:
+            continue
+        if plan.answers[item["cell"]].strip() in ("", stub.strip()):
+            blank.add(item["grade_id"])
+    if blank:
+        result.rows = [replace(r, points=0.0, status="missing", message=(
+            "no answer was written (the cell still says what it said when released): 0 "
+            "points"), detail="") if r.item in blank else r for r in result.rows]
+    return blank
+
+
+def _grade(todo, specs, options, where, db, version, batch, engine_factory, late_penalty):
+    """Grade ``todo`` and commit each result as it arrives; stop cleanly on a signal."""
+    import signal
+
+    from . import autograded, course, report
+
+    if not todo:
+        return
+    private = where.out / ".sandbox"
+    ctx = multiprocessing.get_context("fork")
+    zygote = Zygote(private, where.hidden, str(config.NOTEBOOKS_DIR), lock=ctx.Lock())
+    sources = {nb: course.read(where.source_dir / nb / f"{nb}.ipynb") for nb in
+               {t.notebook for t in todo}}
+    log_path = where.out / "log.jsonl"
+    by_key = {(t.student, t.notebook): t for t in todo}
+    engine = bar = None
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        zygote.start(wait=False)
+        engine = (engine_factory or _Pool.factory(ctx))(zygote, specs, options, len(todo))
         zygote.ready()
-        bar = _progress(len(tasks), options.progress)
-        for res in pool.run(tasks):
-            results.append(res)
-            report.append_log(log_path, res.log)
-            feedback.write(out, res, specs[res.notebook])
+        bar = _progress(len(todo), options.progress)
+        for res in engine.run(todo):
+            task = by_key[(res.student_id, res.notebook)]
+            with _signals_held():
+                _record(res, task, specs[res.notebook], sources[res.notebook], where, db,
+                        version, late_penalty, autograded, report, log_path)
+            batch.results.append(res)
             bar.set_postfix_str(f"{res.student_id}/{res.notebook}", refresh=False)
             bar.update(1)
+    except KeyboardInterrupt:
+        batch.interrupted = True
+        db.gb.db.rollback()
     finally:
+        signal.signal(signal.SIGTERM, previous)
         if bar is not None:
             bar.close()
-        if pool is not None:
-            pool.close()
-        zygote.close()
-        _clean_private(private, out)
-    order = {nb: i for i, nb in enumerate(specs)}
-    results.sort(key=lambda r: (r.student_id, order[r.notebook]))
-    isolation = next((r.log["isolation"] for r in results
-                      if r.log.get("isolation", {}).get("measured")), None)
-    if isolation is None:
-        isolation = sandbox.describe(zygote.trial_probe, zygote.features)
-    batch = Batch(results, specs, students, warnings, time.monotonic() - t0, isolation,
-                  zygote.notes, out)
-    report.write_grades(out / "grades.csv", batch.rows)
-    report.write_summary(out / "summary.csv", batch)
-    return batch
+        if engine is not None:
+            engine.close(now=batch.interrupted)
+            batch.engine = getattr(engine, "describe", dict)()
+        if batch.interrupted:
+            _stop_zygote(zygote)
+        else:
+            zygote.close()
+        _clean_private(private, where.out)
+    batch.isolation = next((r.log["isolation"] for r in batch.results
+                            if r.log.get("isolation", {}).get("measured")), None) or \
+        sandbox.describe(zygote.trial_probe, zygote.features)
+    batch.notes = zygote.notes
+
+
+def _record(res, task, spec, source_nb, where, db, version, late_penalty, autograded, report,
+            log_path) -> None:
+    """One graded notebook: its files (atomically), then the gradebook (one transaction)."""
+    from . import feedback
+
+    blank = _blank_answers(res, spec, where.nbconfig)
+    timestamp = _timestamp(task.path)
+    penalty = 0.0
+    duedate = db.duedate(task.notebook)
+    if late_penalty and timestamp is not None and duedate is not None:
+        late = (timestamp.replace(tzinfo=None) - duedate).total_seconds()
+        if late > 0:
+            penalty = late_penalty(task.notebook, late, res.points, spec.max_auto)
+            res.log["late_seconds"] = round(late, 1)
+    nb = autograded.build(res, spec, source_nb)
+    target = where.autograded / submissions.safe_name(res.student_id) / task.notebook
+    if nb is not None:
+        autograded.write(target / f"{task.notebook}.ipynb", nb)
+        if timestamp is not None:
+            autograded.write_text(target / "timestamp.txt", str(timestamp))
+    page = feedback.render(nb, res.rows, res.student_id, task.notebook, late_penalty=penalty,
+                           problem=str((res.log.get("problems") or [""])[0]),
+                           graded_at=time.strftime("%Y-%m-%d %H:%M"))
+    autograded.write_text(feedback.path_for(where.feedback, res.student_id, task.notebook,
+                                            task.notebook), page)
+    db.commit(res, task.notebook, spec, sha256=task.sha256, course_version=version,
+              timestamp=timestamp, late_penalty=penalty, answers_blank=blank)
+    report.append_log(log_path, res.log)
+
+
+def _reports(db, specs, where, batch) -> None:
+    rows, students, covered = item_rows(db, specs, list(batch.course))
+    batch.rows, batch.students = rows, students
+    batch.course = {nb: batch.course[nb] for nb in covered}
+
+
+def item_rows(db, specs, notebooks) -> tuple[list[GradedRow], list[str], list[str]]:
+    """Every item of every student for ``notebooks``, from the gradebook: autograded points,
+    the points and comments a grader gave in the formgrader, and ``missing`` for what was
+    never submitted. Also the students, and the notebooks that have any submission."""
+    stored = [s for s in db.results() if s.notebook in notebooks]
+    scores = db.scores()
+    students = sorted({s.student_id for s in stored} | set(db.students()))
+    covered = [nb for nb in notebooks if any(s.notebook == nb for s in stored)]
+    by_key = {(s.student_id, s.notebook): s for s in stored}
+    rows = []
+    for student in students:
+        for nb in covered:
+            spec, got = specs[nb], by_key.get((student, nb))
+            if got is None:
+                rows += [GradedRow(student, nb, i["grade_id"], 0.0, i["points"], "missing",
+                                   "not submitted", assignment=nb, kind=i["kind"])
+                         for i in spec.items]
+                continue
+            kinds = {i["grade_id"]: i["kind"] for i in spec.items}
+            for r in got.rows:
+                info = scores.get((student, got.assignment, nb, r["item"]), {})
+                points = r["points"]
+                if info.get("manual_score") is not None:
+                    points = info["manual_score"] + (info.get("extra_credit") or 0.0)
+                rows.append(GradedRow(
+                    student, nb, r["item"], points, r["max_points"], r["status"],
+                    r["message"], r.get("detail", ""), assignment=got.assignment,
+                    kind=kinds.get(r["item"], "auto"), comment=info.get("manual_comment"),
+                    late_penalty=info.get("late_penalty", 0.0)))
+    return rows, students, covered
+
+
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+class _signals_held:
+    """Ctrl-C and SIGTERM wait while one result is written (files and gradebook)."""
+
+    def __enter__(self):
+        import signal
+
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+
+    def __exit__(self, *exc):
+        import signal
+
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
+
+
+def _stop_zygote(zygote) -> None:
+    """After an interruption a grader process may have died holding the zygote's lock: stop
+    the zygote directly (its SIGTERM handler kills every worker it forked)."""
+    proc = getattr(zygote, "_proc", None)
+    if proc is None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=30)
+    except Exception:  # noqa: BLE001
+        proc.kill()
+        proc.wait()
 
 
 class _Pool:
@@ -104,6 +425,16 @@ class _Pool:
     def __init__(self, ctx, n: int, zygote: Zygote, specs: dict, options: Options):
         self.ctx, self.zygote, self.specs, self.options = ctx, zygote, specs, options
         self.slots = [self._start() for _ in range(n)]
+
+    @classmethod
+    def factory(cls, ctx):
+        def make(zygote, specs, options, n_tasks):
+            return cls(ctx, min(max(1, options.workers), max(1, n_tasks)), zygote, specs,
+                       options)
+        return make
+
+    def describe(self) -> dict:
+        return {"engine": "local", "workers": len(self.slots)}
 
     def _start(self):
         parent, child = self.ctx.Pipe()
@@ -134,7 +465,8 @@ class _Pool:
                 try:
                     res = conn.recv()
                 except (EOFError, OSError):
-                    res = _grader_error(self.specs[slot["task"][1]], *slot["task"][::2],
+                    task = slot["task"]
+                    res = _grader_error(self.specs[task.notebook], task.student, task.path,
                                         "the grader process died")
                     self.slots[self.slots.index(slot)] = self._replace(slot)
                 else:
@@ -145,7 +477,14 @@ class _Pool:
         slot["proc"].join(timeout=5)
         return self._start()
 
-    def close(self) -> None:
+    def close(self, now: bool = False) -> None:
+        """Stop the grader processes: after their current notebook, or ``now``."""
+        if now:
+            for slot in self.slots:
+                slot["proc"].kill()
+            for slot in self.slots:
+                slot["proc"].join()
+            return
         for slot in self.slots:
             try:
                 slot["conn"].send(None)
@@ -169,8 +508,7 @@ def _serve_slot(conn, zygote, specs, options) -> None:
             return
         if task is None:
             return
-        student, nb, path = task
-        conn.send(_safe_grade(zygote, specs[nb], student, path, options))
+        conn.send(_safe_grade(zygote, specs[task.notebook], task.student, task.path, options))
 
 
 def _grader_error(spec, student, path, what: str) -> NotebookResult:

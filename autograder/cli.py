@@ -24,20 +24,85 @@ def _release(args) -> int:
 
 
 def _autograde(args) -> int:
-    if not _have("nbformat", "tqdm", "nbconvert"):
+    if not _have("nbformat", "tqdm", "nbconvert", "nbgrader"):
         return 2
     _fast_start()
-    from . import grade, report
+    from . import batch, coursedir, grade, report, store
 
     options = grade.Options(workers=args.workers, timeout_cell=args.timeout_cell,
                             timeout_notebook=args.timeout_notebook, memory_mb=args.memory_mb,
                             progress=not args.quiet)
     try:
-        batch = grade.autograde(args.submissions, args.out, options, source_dir=args.source)
-    except (FileNotFoundError, ValueError) as exc:
+        course, submissions, assignments = _where(args, coursedir)
+        result = batch.autograde(submissions, args.out, options, source_dir=args.source,
+                                 course=course, assignments=assignments,
+                                 students=args.student, force=args.force, db_url=args.db)
+    except batch.Interrupted as exc:
+        print(report.summary_text(exc.batch))
+        print(f"course-grade autograde: {exc}", file=sys.stderr)
+        return 130
+    except (FileNotFoundError, ValueError, store.StoreError, coursedir.NotACourse) as exc:
         print(f"course-grade autograde: {exc}", file=sys.stderr)
         return 2
-    print(report.summary_text(batch))
+    print(report.summary_text(result))
+    return 0
+
+
+def _where(args, coursedir):
+    """(course or None, submissions folder or None, assignments) from the command line.
+
+    Inside a course directory (or with --course) positional names are assignments, as in
+    nbgrader. Outside one, an existing folder given as the first argument is a folder of
+    submissions graded against the kit's notebooks (the gradebook then lives in --out)."""
+    names = list(args.names)
+    submissions = args.submissions
+    in_course = args.course is not None or coursedir.is_course(os.getcwd())
+    if not in_course and names and os.path.isdir(names[0]) and submissions is None:
+        submissions = names.pop(0)
+    if in_course:
+        course = coursedir.find(args.course, args.db)
+        return course, submissions, names
+    if submissions is None:
+        raise coursedir.NotACourse(
+            f"{os.getcwd()} is not a course directory: run course-grade inside one (or pass "
+            "--course DIR; `course-grade init DIR` creates one), or grade a folder with "
+            "`course-grade autograde SUBMISSIONS --out OUT`")
+    if args.out is None:
+        raise ValueError("--out OUT is needed when grading a folder outside a course "
+                         "directory (the gradebook and reports go there)")
+    return None, submissions, names
+
+
+def _init(args) -> int:
+    if not _have("nbgrader"):
+        return 2
+    from . import coursedir
+
+    try:
+        path = coursedir.init(args.dir, force=args.force)
+    except (coursedir.NotACourse, OSError) as exc:
+        print(f"course-grade init: {exc}", file=sys.stderr)
+        return 2
+    ids = coursedir.load(path).assignment_ids()
+    print(f"Created the course directory {path.resolve()} with {len(ids)} assignments "
+          f"({', '.join(ids)}).\nNext: cd {args.dir} && nbgrader generate_assignment "
+          f"{ids[0] if ids else 'ID'}")
+    return 0
+
+
+def _feedback(args) -> int:
+    if not _have("nbformat", "nbconvert", "nbgrader"):
+        return 2
+    from . import coursedir, feedback, store
+
+    try:
+        course = coursedir.find(args.course, args.db)
+        written = feedback.write_all(course, args.names or None, args.student)
+    except (store.StoreError, coursedir.NotACourse, ValueError) as exc:
+        print(f"course-grade feedback: {exc}", file=sys.stderr)
+        return 2
+    print(f"Wrote {len(written)} feedback pages in {course.folder('feedback')} (hand them "
+          "out with `nbgrader release_feedback ASSIGNMENT`).")
     return 0
 
 
@@ -68,11 +133,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--check", action="store_true", help="only report what is out of date")
     p.set_defaults(func=_release)
 
-    p = sub.add_parser("autograde", help="grade a class: SUBMISSIONS/<student_id>/<notebook>"
-                       ".ipynb or SUBMISSIONS/<student_id>_<notebook>.ipynb")
-    p.add_argument("submissions", help="folder of submitted notebooks")
-    p.add_argument("--out", required=True, help="folder for grades.csv, summary.csv, "
-                   "feedback/ and log.jsonl (nothing is written anywhere else)")
+    p = sub.add_parser("init", help="create a course directory from the kit's notebooks")
+    p.add_argument("dir", help="the new course directory")
+    p.add_argument("--force", action="store_true",
+                   help="copy the kit's notebooks even if DIR already has a source/ folder")
+    p.set_defaults(func=_init)
+
+    p = sub.add_parser(
+        "autograde", help="grade what was submitted (new or changed submissions only)",
+        description="In a course directory (the current one, or --course): course-grade "
+        "autograde [ASSIGNMENT ...] [--student ID ...] grades submitted/<student>/<assignment>/"
+        " into nbgrader's gradebook and autograded/. Outside one: course-grade autograde "
+        "SUBMISSIONS --out OUT grades a folder against the kit's notebooks.")
+    p.add_argument("names", nargs="*", metavar="ASSIGNMENT",
+                   help="assignments to grade (default: all); outside a course directory, "
+                   "first the SUBMISSIONS folder")
+    p.add_argument("--student", action="append", metavar="ID",
+                   help="grade only this student (repeat for more)")
+    p.add_argument("--course", default=None, metavar="DIR",
+                   help="the course directory (default: the current directory)")
+    p.add_argument("--submissions", default=None, metavar="DIR", help="where the submitted "
+                   "notebooks are (default: the course's submitted/)")
+    p.add_argument("--out", default=None, help="folder for grades.csv, summary.csv, "
+                   "log.jsonl and warnings.txt (default: the course's grades/)")
+    p.add_argument("--db", default=None, metavar="URL", help="the gradebook's SQLAlchemy URL "
+                   "(default: nbgrader's CourseDirectory.db_url, the course's gradebook.db)")
+    p.add_argument("--force", action="store_true",
+                   help="grade again even what is unchanged since it was graded")
     p.add_argument("--workers", type=_positive(int), default=2,
                    help="notebooks graded in parallel (default 2)")
     p.add_argument("--timeout-cell", type=_positive(float), default=60.0, metavar="S",
@@ -84,6 +171,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--source", default=None, help=argparse.SUPPRESS)  # another course's sources
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_autograde)
+
+    p = sub.add_parser("feedback", help="write each student's feedback page with the final "
+                       "grade (autograded and manual points, graders' comments)")
+    p.add_argument("names", nargs="*", metavar="ASSIGNMENT")
+    p.add_argument("--student", action="append", metavar="ID")
+    p.add_argument("--course", default=None, metavar="DIR")
+    p.add_argument("--db", default=None, metavar="URL")
+    p.set_defaults(func=_feedback)
 
     p = sub.add_parser("demo", help="grade a generated demo class and print its gradebook")
     p.add_argument("--out", default=None, help="where to put the class and its grades "

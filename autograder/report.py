@@ -1,10 +1,15 @@
 """What the grader writes and prints: grades.csv, summary.csv, log.jsonl, the summary.
 
+All of them are views of the gradebook (nbgrader's, the system of record), rewritten whole
+at the end of every run, so they cover every student graded so far, not only this run's.
+
 * ``grades.csv``: one row per student x notebook x graded item: student_id, notebook, item,
-  points, max_points, status, message. ``points`` is empty for written answers, whose
-  status is ``manual``: put the points there (or grade them in nbgrader's formgrader).
-* ``summary.csv``: one row per student: points per notebook, ``total`` and ``max_total``
-  (autograded), and ``manual_pending``, the points of written answers still to grade.
+  points, max_points, status, message. Written answers have status ``manual``: their
+  ``points`` are the grader's from nbgrader's formgrader, empty until someone grades them.
+* ``summary.csv``: one row per student: points per notebook (after any late penalty),
+  ``total``, ``max_total`` (every point of those notebooks, written answers included),
+  ``max_auto`` (the autograded part) and ``written_pending`` (how many written answers are
+  still to be graded).
 * ``log.jsonl``: one JSON object per notebook with timings, resource use, what went wrong,
   what the submission changed, and the isolation measured in its sandbox.
 """
@@ -38,27 +43,39 @@ def write_grades(path: Path, rows) -> None:
                              _num(r.max_points), r.status, _cell(r.message[:300])])
 
 
+def max_points(spec) -> float:
+    """Every point of a notebook, written answers included."""
+    return sum(i["points"] for i in spec.items)
+
+
 def totals(batch) -> list[dict]:
-    """Per student: points per notebook, total, max_total, manual_pending."""
+    """Per student: points per notebook (less late penalties), total, max_total, max_auto,
+    written_pending."""
     notebooks = list(batch.course)
-    max_total = sum(spec.max_auto for spec in batch.course.values())
+    by_student: dict[str, list] = {}
+    for r in batch.rows:
+        by_student.setdefault(r.student_id, []).append(r)
     out = []
     for student in batch.students:
         row = {"student_id": student}
-        manual = 0.0
+        pending = 0
+        mine = by_student.get(student, [])
         for nb in notebooks:
-            rows = [r for r in batch.rows if r.student_id == student and r.notebook == nb]
-            row[nb] = sum(r.points or 0.0 for r in rows)
-            manual += sum(r.max_points for r in rows if r.status == "manual")
+            rows = [r for r in mine if r.notebook == nb]
+            penalty = max([getattr(r, "late_penalty", 0.0) or 0.0 for r in rows] or [0.0])
+            row[nb] = sum(r.points or 0.0 for r in rows) - penalty
+            pending += sum(r.status == "manual" and r.points is None for r in rows)
         row["total"] = sum(row[nb] for nb in notebooks)
-        row["max_total"] = max_total
-        row["manual_pending"] = manual
+        row["max_total"] = sum(max_points(batch.course[nb]) for nb in notebooks)
+        row["max_auto"] = sum(batch.course[nb].max_auto for nb in notebooks)
+        row["written_pending"] = pending
         out.append(row)
     return out
 
 
 def write_summary(path: Path, batch) -> None:
-    fields = ["student_id", *batch.course, "total", "max_total", "manual_pending"]
+    fields = ["student_id", *batch.course, "total", "max_total", "max_auto",
+              "written_pending"]
     with open(path, "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
         writer.writerow(fields)
@@ -78,20 +95,31 @@ def summary_text(batch, slowest: int = 3) -> str:
     results = batch.results
     graded = [r for r in results if r.log.get("status") not in ("not submitted",)]
     by_status: dict[str, int] = {}
-    for r in batch.rows:
+    for r in (x for res in results for x in res.rows):
         by_status[r.status] = by_status.get(r.status, 0) + 1
+    lost_items = by_status.get("timeout", 0) + by_status.get("crashed", 0)
+    not_submitted = sum(r.status == "missing" and r.message == "not submitted"
+                        for r in batch.rows)
     lost = [r for r in graded if r.log.get("status") in ("crashed", "timeout", "grader error")]
     unreadable = [r for r in graded if r.log.get("status") == "unreadable"]
     with_failures = [r for r in graded if any(x.status not in ("passed", "manual")
                                               for x in r.rows)]
+    skipped = getattr(batch, "skipped", 0)
     lines = [
-        f"Graded {len(graded)} notebooks of {len(batch.students)} students in "
-        f"{batch.seconds:.1f} s: {len(graded) - len(with_failures)} all passed, "
+        f"Graded {len(graded)} notebooks in {batch.seconds:.1f} s"
+        + (f" ({skipped} unchanged since they were graded, not graded again)" if skipped
+           else "")
+        + f": {len(graded) - len(with_failures)} all passed, "
         f"{len(with_failures)} with items not passed, {len(lost)} crashed or out of time, "
-        f"{len(unreadable)} unreadable, "
-        f"{sum(r.log.get('status') == 'not submitted' for r in results)} not submitted.",
-        "Items: " + ", ".join(f"{n} {s}" for s, n in sorted(by_status.items(),
-                                                            key=lambda kv: -kv[1])),
+        f"{len(unreadable)} unreadable.",
+        "Items graded: " + (", ".join(f"{n} {s}" for s, n in sorted(
+            by_status.items(), key=lambda kv: -kv[1])) or "none")
+        + f"; {lost_items} items timed out or crashed.",
+        f"The gradebook holds {len(batch.students)} students; out of "
+        + ", ".join(f"{nb} {max_points(spec):g}" for nb, spec in batch.course.items())
+        + (f" (course {sum(max_points(s) for s in batch.course.values()):g})"
+           if len(batch.course) > 1 else "")
+        + (f"; {not_submitted} items not submitted" if not_submitted else "") + ".",
     ]
     timed = sorted(graded, key=lambda r: -r.log.get("seconds", {}).get("total", 0.0))
     if timed:
@@ -106,15 +134,24 @@ def summary_text(batch, slowest: int = 3) -> str:
         lines.append(f"  ... and {len(lost) + len(unreadable) - 8} more in log.jsonl")
     for w in batch.warnings[:5]:
         lines.append(f"  warning: {w}")
+    if len(batch.warnings) > 5:
+        lines.append(f"  ... {len(batch.warnings) - 5} more warnings in warnings.txt")
     lines.append(sandbox.summary_line(batch.isolation))
     for note in batch.notes:
         lines.append(f"  sandbox: {note}")
-    manual = by_status.get("manual", 0)
+    manual = sum(r.status == "manual" and r.points is None for r in batch.rows)
     if manual:
-        lines.append(f"{manual} written answers need manual grading: status 'manual' in "
-                     "grades.csv (empty points), or grade them in nbgrader's formgrader.")
-    lines.append(f"Wrote {batch.out}/grades.csv, summary.csv, feedback/, log.jsonl")
+        lines.append(f"{manual} written answers wait for a grader: grade them in nbgrader's "
+                     "formgrader (Manual Grading), then run `course-grade feedback`.")
+    lines.append(f"Gradebook: {_safe(batch)}; reports: {batch.out}/grades.csv, summary.csv, "
+                 "log.jsonl, warnings.txt")
     return "\n".join(lines)
+
+
+def _safe(batch) -> str:
+    from .store import _safe_url
+
+    return _safe_url(getattr(batch, "db_url", "") or "")
 
 
 def gradebook_text(batch) -> str:
@@ -123,7 +160,7 @@ def gradebook_text(batch) -> str:
     rows = totals(batch)
     width = max([len("student")] + [len(r["student_id"]) for r in rows]) + 2
     cols = [max(len(nb), 9) + 2 for nb in notebooks]
-    maxes = {nb: batch.course[nb].max_auto for nb in notebooks}
+    maxes = {nb: max_points(batch.course[nb]) for nb in notebooks}
     header = "student".ljust(width) + "".join(nb.rjust(c) for nb, c in zip(notebooks, cols))
     header += "total".rjust(12)
     lines = [header, "-" * len(header)]

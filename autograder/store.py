@@ -1,0 +1,327 @@
+"""The results store: nbgrader's gradebook, written through nbgrader's own API.
+
+nbgrader's gradebook (any SQLAlchemy URL: a course's SQLite ``gradebook.db`` by default,
+PostgreSQL for a course graded on many machines) is the system of record. For each graded
+(student, notebook) :meth:`Store.commit` writes, in one transaction:
+
+* the student, the submitted assignment (with nbgrader's submission timestamp) and notebook;
+* each autograded test cell's ``auto_score``; each written answer ``needs_manual_grade``
+  (a blank one scores 0 automatically and says "No response.", as nbgrader does);
+* each exercise's check messages as its solution cell's ``auto_comment`` (nbgrader keeps
+  comments on solution cells) and the notebook's late penalty;
+* one row of our own table, ``course_grade_result``: the submission's sha256 and the course
+  version it was graded under (a re-run skips what is unchanged), the per-item statuses and
+  messages (what the CSVs and LMS exports show) and the notebook's log line.
+
+Manual scores and comments typed in the formgrader are never touched. Only one process
+(the orchestrator) writes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import warnings
+from dataclasses import dataclass
+
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Float,
+    MetaData,
+    String,
+    Table,
+    Text,
+    and_,
+    delete,
+    insert,
+    select,
+)
+from sqlalchemy.exc import SAWarning
+
+RESULTS = MetaData()
+RESULT_TABLE = Table(
+    "course_grade_result", RESULTS,
+    Column("student_id", String(128), primary_key=True),
+    Column("assignment", String(128), primary_key=True),
+    Column("notebook", String(128), primary_key=True),
+    Column("sha256", String(64)),
+    Column("course_version", String(32)),
+    Column("graded_at", DateTime()),
+    Column("timestamp", DateTime()),
+    Column("points", Float()),
+    Column("status", String(32)),
+    Column("rows", Text()),
+    Column("log", Text()),
+)
+NO_RESPONSE = "No response."
+
+
+class StoreError(RuntimeError):
+    """The gradebook cannot be used; ``str()`` is one line saying why and what to do."""
+
+
+@dataclass
+class Stored:
+    """One graded (student, notebook) as the store holds it."""
+
+    student_id: str
+    assignment: str
+    notebook: str
+    sha256: str | None
+    course_version: str | None
+    timestamp: dt.datetime | None
+    rows: list[dict]
+    log: dict
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}"
+
+
+class Store:
+    """nbgrader's gradebook at ``db_url`` plus the ``course_grade_result`` table."""
+
+    def __init__(self, db_url: str, course_id: str = "default_course"):
+        from nbgrader.api import Gradebook
+        from sqlalchemy.exc import SQLAlchemyError
+
+        self.db_url = db_url
+        _alembic_on_path()
+        try:
+            self.gb = Gradebook(db_url, course_id=course_id)
+        except SQLAlchemyError as exc:
+            raise StoreError(f"the gradebook {_safe_url(db_url)} cannot be opened "
+                             f"({_one_line(exc)})") from None
+        try:
+            self._check_schema()
+            RESULTS.create_all(self.gb.engine)
+        except SQLAlchemyError as exc:
+            self.gb.close()
+            raise StoreError(f"the gradebook {_safe_url(db_url)} cannot be used "
+                             f"({_one_line(exc)})") from None
+        except StoreError:
+            self.gb.close()
+            raise
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.gb.close()
+
+    def _check_schema(self) -> None:
+        from sqlalchemy import text
+
+        found = self.gb.db.execute(text("SELECT version_num FROM alembic_version")).scalar()
+        expected = _schema_head()
+        if found != expected:
+            raise StoreError(
+                f"the gradebook {_safe_url(self.db_url)} has nbgrader schema {found}, this "
+                f"nbgrader uses {expected}: back it up, then run `nbgrader db upgrade` with "
+                "the nbgrader that made it or this one")
+
+    # -- the assignments' structure
+    def ensure_notebook(self, assignment: str, notebook: str, source_path, nbconfig,
+                        duedate=None) -> None:
+        """The assignment and notebook exist in the gradebook with the source's grade,
+        solution and source cells, as ``nbgrader generate_assignment`` records them (it runs
+        nbgrader's own ClearSolutions, ComputeChecksums and SaveCells on the source)."""
+        from nbgrader.api import MissingEntry
+
+        try:
+            assignment_row = self.gb.find_assignment(assignment)
+        except MissingEntry:
+            assignment_row = self.gb.add_assignment(assignment, duedate=duedate)
+        if duedate is not None and assignment_row.duedate is None:
+            self.gb.update_or_create_assignment(assignment, duedate=duedate)
+        try:
+            nb = self.gb.find_notebook(notebook, assignment)
+            if nb.grade_cells:
+                return
+        except MissingEntry:
+            pass
+        self._save_cells(assignment, notebook, source_path, nbconfig)
+
+    def _save_cells(self, assignment, notebook, source_path, nbconfig) -> None:
+        import nbformat
+        from nbgrader.preprocessors import ClearSolutions, ComputeChecksums, SaveCells
+
+        nb = nbformat.read(str(source_path), as_version=4)
+        resources = {"nbgrader": {"notebook": notebook, "assignment": assignment,
+                                  "db_url": self.db_url}}
+        try:
+            for step in (ClearSolutions(config=nbconfig), ComputeChecksums(config=nbconfig),
+                         SaveCells(config=nbconfig)):
+                nb, resources = step.preprocess(nb, resources)
+        except RuntimeError as exc:  # cells added or removed after students submitted
+            raise StoreError(f"{assignment}/{notebook}: {exc}") from None
+
+    def duedate(self, assignment: str) -> dt.datetime | None:
+        from nbgrader.api import MissingEntry
+
+        try:
+            return self.gb.find_assignment(assignment).duedate
+        except MissingEntry:
+            return None
+
+    # -- results
+    def keys(self) -> dict[tuple[str, str, str], tuple[str | None, str | None]]:
+        """``{(student, assignment, notebook): (sha256, course_version)}`` of every result."""
+        t = RESULT_TABLE
+        query = select(t.c.student_id, t.c.assignment, t.c.notebook, t.c.sha256,
+                       t.c.course_version)
+        return {(r[0], r[1], r[2]): (r[3], r[4]) for r in self.gb.db.execute(query)}
+
+    def commit(self, result, assignment: str, spec, *, sha256: str | None,
+               course_version: str, timestamp: dt.datetime | None,
+               late_penalty: float = 0.0, answers_blank: set[str] = frozenset()) -> None:
+        """Write one graded notebook, all of it or nothing (see the module docstring)."""
+        from sqlalchemy.exc import SQLAlchemyError
+
+        gb, student, notebook = self.gb, result.student_id, result.notebook
+        try:
+            gb.update_or_create_student(student)
+            kwargs = {"timestamp": timestamp} if timestamp is not None else {}
+            with warnings.catch_warnings():
+                # nbgrader's add_submission builds its rows before adding them to the session
+                # (harmless SQLAlchemy 2 warnings; nbgrader's own autograde prints them too)
+                warnings.simplefilter("ignore", SAWarning)
+                gb.update_or_create_submission(assignment, student, **kwargs)
+            nb = gb.find_submission_notebook(notebook, assignment, student)
+            grades = {g.name: g for g in nb.grades}
+            comments = {c.name: c for c in nb.comments}
+            messages: dict[str, list[str]] = {}
+            for row in result.rows:
+                grade = grades.get(row.item)
+                if grade is None:
+                    continue
+                if row.status == "manual":
+                    grade.auto_score = None
+                    grade.needs_manual_grade = True
+                else:
+                    grade.auto_score = float(row.points or 0.0)
+                    # as nbgrader: a manual score given before asks to be looked at again
+                    grade.needs_manual_grade = grade.manual_score is not None
+                item = next((i for i in spec.items if i["grade_id"] == row.item), None)
+                for key in (item or {}).get("exercises", []):
+                    if item["kind"] == "auto":
+                        messages.setdefault(key, []).append(
+                            f"{row.item}: {_points(row.points)} / {_points(row.max_points)} "
+                            f"{row.status}" + ("" if row.status == "passed"
+                                               else f": {row.message}"))
+            keys = {c.key: c.grade_id for c in spec.cells if c.grade_id}
+            for key, lines in messages.items():
+                comment = comments.get(keys.get(key, key))
+                if comment is not None:
+                    comment.auto_comment = "\n".join(lines)
+            for gid in answers_blank:
+                if gid in comments:
+                    comments[gid].auto_comment = NO_RESPONSE
+            nb.late_submission_penalty = late_penalty or None
+            t = RESULT_TABLE
+            gb.db.execute(delete(t).where(and_(t.c.student_id == student,
+                                               t.c.assignment == assignment,
+                                               t.c.notebook == notebook)))
+            gb.db.execute(insert(t).values(
+                student_id=student, assignment=assignment, notebook=notebook, sha256=sha256,
+                course_version=course_version, graded_at=dt.datetime.utcnow(),
+                timestamp=_naive_utc(timestamp), points=result.points,
+                status=result.log.get("status"),
+                rows=json.dumps([_plain_row(r) for r in result.rows]),
+                log=json.dumps(result.log, default=str)))
+            gb.db.commit()
+        except SQLAlchemyError as exc:
+            gb.db.rollback()
+            raise StoreError(f"could not write {student}/{notebook} to the gradebook "
+                             f"({_one_line(exc)})") from None
+
+    def results(self) -> list[Stored]:
+        t = RESULT_TABLE
+        out = []
+        for r in self.gb.db.execute(select(t)).mappings():
+            out.append(Stored(r["student_id"], r["assignment"], r["notebook"], r["sha256"],
+                              r["course_version"], r["timestamp"], json.loads(r["rows"]),
+                              json.loads(r["log"] or "{}")))
+        return out
+
+    def scores(self) -> dict[tuple[str, str, str, str], dict]:
+        """``{(student, assignment, notebook, item): {auto_score, manual_score, extra_credit,
+        needs_manual_grade, late_penalty, manual_comment}}`` from nbgrader's tables, for
+        every submitted notebook (what the formgrader shows, manual grades included)."""
+        out = {}
+        for assignment in self.gb.assignments:
+            for sub in assignment.submissions:
+                for nb in sub.notebooks:
+                    comments = {c.name: c.manual_comment for c in nb.comments}
+                    for g in nb.grades:
+                        out[(sub.student.id, assignment.name, nb.name, g.name)] = {
+                            "auto_score": g.auto_score, "manual_score": g.manual_score,
+                            "extra_credit": g.extra_credit,
+                            "needs_manual_grade": bool(g.needs_manual_grade),
+                            "late_penalty": nb.late_submission_penalty or 0.0,
+                            "manual_comment": comments.get(g.name),
+                            "timestamp": sub.timestamp,
+                        }
+        return out
+
+    def students(self) -> dict[str, dict]:
+        return {s.id: {"first_name": s.first_name, "last_name": s.last_name,
+                       "email": s.email, "lms_user_id": s.lms_user_id}
+                for s in self.gb.students}
+
+
+def _alembic_on_path() -> None:
+    """nbgrader creates a new gradebook by running the ``alembic`` command: it must be found
+    even when the kit's environment is not activated (``.venv/bin/course-grade``)."""
+    import os
+    import sys
+
+    here = os.path.dirname(sys.executable)
+    path = os.environ.get("PATH", "")
+    if here not in path.split(os.pathsep):
+        os.environ["PATH"] = here + (os.pathsep + path if path else "")
+
+
+def _schema_head() -> str:
+    """The gradebook schema this nbgrader writes (its newest alembic revision), read in
+    process (nbgrader's own helper starts a subprocess)."""
+    from pathlib import Path
+
+    import nbgrader
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(Path(nbgrader.__file__).parent / "alembic"))
+    return ScriptDirectory.from_config(cfg).get_current_head()
+
+
+def _points(x) -> str:
+    return "-" if x is None else f"{x:g}"
+
+
+def _plain_row(row) -> dict:
+    return {"item": row.item, "points": row.points, "max_points": row.max_points,
+            "status": row.status, "message": row.message, "detail": row.detail}
+
+
+def _naive_utc(when: dt.datetime | None) -> dt.datetime | None:
+    """nbgrader stores UTC times without a zone."""
+    if when is None or when.tzinfo is None:
+        return when
+    return when.astimezone(dt.UTC).replace(tzinfo=None)
+
+
+def _safe_url(url: str) -> str:
+    """The URL without its password, for messages."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - a malformed URL is shown as given
+        return url

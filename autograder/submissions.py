@@ -51,53 +51,16 @@ def safe_name(student_id: str) -> str:
     return name[:100]
 
 
-def discover(root: Path, notebook_ids: list[str]) -> tuple[dict, list[str]]:
+def discover(root: Path, notebook_ids: list[str], roster=None, *,
+             extract_to=None) -> tuple[dict, list[str]]:
     """``{(student_id, notebook): path}`` for every submission under ``root``, and warnings
-    about files that were ignored or duplicated."""
-    root = Path(root)
-    found: dict[tuple[str, str], list[Path]] = defaultdict(list)
-    warnings: list[str] = []
-    ids = sorted(notebook_ids, key=len, reverse=True)  # longest first: unambiguous suffixes
-    if not root.is_dir():
-        raise FileNotFoundError(f"SUBMISSIONS folder {root} does not exist")
-    for entry in sorted(root.iterdir()):
-        if entry.name.startswith("."):
-            continue
-        if entry.is_dir() and not entry.is_symlink():
-            student = entry.name
-            for path in sorted(entry.rglob("*.ipynb")):
-                rel = path.relative_to(entry)
-                if any(p.startswith(".") for p in rel.parts):
-                    continue  # .ipynb_checkpoints and other hidden folders
-                if any((entry / Path(*rel.parts[:i])).is_symlink()
-                       for i in range(1, len(rel.parts))):
-                    warnings.append(f"ignored {path.relative_to(root)}: inside a symbolic "
-                                    "link to a folder")
-                    continue
-                if path.stem in notebook_ids and (len(rel.parts) == 1 or (
-                        len(rel.parts) == 2 and rel.parts[0] == path.stem)):
-                    found[(student, path.stem)].append(path)
-                else:
-                    warnings.append(f"ignored {path.relative_to(root)}: not a course notebook "
-                                    f"(expected one of {', '.join(notebook_ids)})")
-        elif entry.suffix == ".ipynb":
-            stem = re.sub(r"-\d+$", "", entry.stem)  # an LMS's resubmission copies: x-1.ipynb
-            nb = next((i for i in ids if stem.endswith("_" + i) and len(stem) > len(i) + 1),
-                      None)
-            if nb is None:
-                warnings.append(f"ignored {entry.name}: not <student_id>_<notebook>.ipynb")
-                continue
-            found[(stem[: -len(nb) - 1], nb)].append(entry)
-        else:
-            warnings.append(f"ignored {entry.name}: not a notebook or a student folder")
-    out = {}
-    for key, paths in found.items():
-        if len(paths) > 1:
-            paths.sort(key=lambda p: p.lstat().st_mtime)
-            warnings.append(f"{key[0]}: {len(paths)} files for {key[1]}; graded the newest, "
-                            f"{paths[-1].relative_to(root)}")
-        out[key] = paths[-1]
-    return out, warnings
+    about files that were ignored or duplicated (``discover.find_submissions`` does the
+    work: the layouts, the LMS downloads and the roster matching are described there)."""
+    from .discover import find_submissions
+
+    found, lines = find_submissions(root, notebook_ids, roster, extract_to=extract_to)
+    return ({key: f.path for key, f in found.items()},
+            [line for line in lines if not line.startswith("found: ")])
 
 
 # --------------------------------------------------------------------------- reading

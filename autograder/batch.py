@@ -134,9 +134,10 @@ def places(course=None, submissions_dir=None, out_dir=None, source_dir=None,
     out = Path(out_dir).resolve()
     subs = Path(submissions_dir).resolve()
     source = Path(source_dir or config.SOURCE_DIR).resolve()
-    kit = coursedir.load(config.KIT_DIR)
+    nbconfig = (coursedir.load(config.KIT_DIR).nbconfig if config.KIT_DIR.is_dir()
+                else coursedir.load(source.parent).nbconfig)
     return Places(source, subs, out, db_url or f"sqlite:///{out / 'gradebook.db'}",
-                  out / "autograded", out / "feedback", kit.nbconfig, "default_course",
+                  out / "autograded", out / "feedback", nbconfig, "default_course",
                   [str(source), str(subs), str(out), str(config.KIT_DIR)])
 
 
@@ -245,11 +246,8 @@ def _timestamp(path: Path):
 
 def _blank_answers(result, spec, nbconfig) -> set[str]:
     """Written answers left as released: scored 0 automatically, as nbgrader does."""
-    stub = "YOUR ANSWER HERE"
-    try:
-        stub = nbconfig.ClearSolutions.text_stub or stub
-    except AttributeError:
-        pass
+    configured = nbconfig.get("ClearSolutions", {}).get("text_stub") if nbconfig else None
+    stub = configured if isinstance(configured, str) and configured else "YOUR ANSWER HERE"
     plan, blank = result.assembled, set()
     if plan is None:
         return blank
@@ -283,7 +281,13 @@ def _grade(todo, specs, options, where, db, version, batch, engine_factory, late
     engine = bar = None
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
-        zygote.start(wait=False)
+        # Ctrl-C reaches the whole process group; the zygote inherits "ignore SIGINT" and
+        # leaves stopping to this process, which stops it after saving what was graded.
+        ctrl_c = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            zygote.start(wait=False)
+        finally:
+            signal.signal(signal.SIGINT, ctrl_c)
         engine = (engine_factory or _Pool.factory(ctx))(zygote, specs, options, len(todo))
         zygote.ready()
         bar = _progress(len(todo), options.progress)

@@ -57,7 +57,8 @@ def _where(args, coursedir):
     names = list(args.names)
     submissions = args.submissions
     in_course = args.course is not None or coursedir.is_course(os.getcwd())
-    if not in_course and names and os.path.isdir(names[0]) and submissions is None:
+    if (not in_course and names and submissions is None
+            and (os.path.isdir(names[0]) or os.sep in names[0])):
         submissions = names.pop(0)
     if in_course:
         course = coursedir.find(args.course, args.db)

@@ -70,6 +70,7 @@ def test_gradebook_has_one_row_per_student_notebook_and_item(graded, capsys):
     assert got[("cy", "mini", "relu_forward")] == ("2", "passed")
     assert got[("cy", "mini", "relu_backward")] == ("0", "failed")
     assert got[("cy", "mini", "why_relu")] == ("", "manual")
+    assert got[("bob", "mini", "why_relu")] == ("0", "missing")  # blank: 0, as nbgrader does
     assert {got[("dee", "mini", i)] for i in mc.POINTS} == {("0", "missing")}
     assert got[("cy", "mini_b", "relu_masked_b")] == ("0", "missing")
     assert all(r["max_points"] == f"{mc.POINTS.get(r['item'], 1.0):g}" for r in rows)
@@ -84,24 +85,25 @@ def test_summary_has_totals_per_notebook_and_overall(graded):
     with open(graded["out"] / "summary.csv", newline="") as f:
         rows = {r["student_id"]: r for r in csv.DictReader(f)}
     assert list(rows["ada"]) == ["student_id", "mini", "mini_b", "total", "max_total",
-                                 "manual_pending"]
+                                 "max_auto", "written_pending"]
     assert (rows["ada"]["mini"], rows["ada"]["mini_b"], rows["ada"]["total"]) == ("6", "1", "7")
     assert (rows["bob"]["total"], rows["cy"]["total"], rows["dee"]["total"]) == ("1", "2", "0")
-    assert {r["max_total"] for r in rows.values()} == {"7"}
-    assert (rows["ada"]["manual_pending"], rows["dee"]["manual_pending"]) == ("1", "0")
+    # every point, the written answer's included; the autograded part beside it
+    assert {(r["max_total"], r["max_auto"]) for r in rows.values()} == {("8", "7")}
+    # ada and cy wrote an answer that waits for a grader; bob's was blank (scored 0)
+    assert [rows[s]["written_pending"] for s in ("ada", "bob", "cy", "dee")] == [
+        "1", "0", "1", "0"]
 
 
 def test_log_has_one_line_per_notebook_with_timings_and_isolation(graded):
     lines = [json.loads(x) for x in (graded["out"] / "log.jsonl").read_text().splitlines()]
+    # one line per notebook graded (dee/mini and cy/mini_b were not submitted)
     assert sorted((x["student_id"], x["notebook"]) for x in lines) == sorted(
-        (s, nb) for s in ("ada", "bob", "cy", "dee") for nb in ("mini", "mini_b"))
+        (s, nb) for s in ("ada", "bob", "cy", "dee") for nb in ("mini", "mini_b")
+        if (s, nb) not in {("dee", "mini"), ("cy", "mini_b")})
     for entry in lines:
         if entry["notebook"] == "mini_b" and entry["status"] == "graded":
             assert "error" not in entry["cells"], entry  # its data probe cell passed
-        if entry["status"] == "not submitted":
-            assert (entry["student_id"], entry["notebook"]) in {("dee", "mini"),
-                                                                ("cy", "mini_b")}
-            continue
         assert entry["status"] == "graded", entry
         assert entry["seconds"]["total"] > 0 and entry["cells"]["to_run"] > 0
         assert entry["isolation"]["measured"] and entry["isolation"]["separate_process"]
@@ -112,25 +114,29 @@ def test_feedback_shows_verdicts_but_never_hidden_tests_or_solutions(graded):
     out = graded["out"]
     files = sorted(p.relative_to(out / "feedback").as_posix()
                    for p in (out / "feedback").rglob("*.html"))
-    assert files == ["ada/mini.html", "ada/mini_b.html", "bob/mini.html", "bob/mini_b.html",
-                     "cy/mini.html", "dee/mini_b.html"]
+    # nbgrader's layout, feedback/<student>/<assignment>/<notebook>.html (release_feedback)
+    assert files == ["ada/mini/mini.html", "ada/mini_b/mini_b.html", "bob/mini/mini.html",
+                     "bob/mini_b/mini_b.html", "cy/mini/mini.html", "dee/mini_b/mini_b.html"]
     for path in (out / "feedback").rglob("*.html"):
         page = path.read_text()
         assert "BEGIN HIDDEN" not in page and "hidden=True" not in page
         assert mc.MARK_SCHEME not in page
-    blank = (out / "feedback" / "bob" / "mini.html").read_text()
+    blank = (out / "feedback" / "bob" / "mini" / "mini.html").read_text()
     assert mc.SOLUTION_LINE not in blank
     assert "relu_forward still raises NotImplementedError" in blank
     assert "0 / 2 points" in blank
     assert html.escape('CHECKS["relu_forward"](relu_forward)') in blank
-    cy = (out / "feedback" / "cy" / "mini.html").read_text()
+    cy = (out / "feedback" / "cy" / "mini" / "mini.html").read_text()
     assert "2 / 2 points" in cy and "to be graded / 1 points" in cy
     assert "<script>alert" not in cy and "&lt;script&gt;alert" in cy
 
 
+OUTPUTS = ["autograded", "feedback", "gradebook.db", "grades.csv", "log.jsonl", "summary.csv",
+           "warnings.txt"]
+
+
 def test_nothing_but_the_outputs_is_left_in_out(graded):
-    assert sorted(p.name for p in graded["out"].iterdir()) == [
-        "feedback", "grades.csv", "log.jsonl", "summary.csv"]
+    assert sorted(p.name for p in graded["out"].iterdir()) == OUTPUTS
 
 
 def test_bad_arguments_are_refused_with_a_message(graded, tmp_path, capsys):
@@ -246,8 +252,7 @@ def test_without_namespaces_grading_still_works_and_the_summary_says_what_is_mis
     assert "HOST FILES VISIBLE" in text and "NETWORK REACHABLE" in text
     assert "COURSE_GRADE_ISOLATION=rlimits" in text
     assert batch.isolation["memory_limit_mb"] == 2048 and not batch.isolation["pid_namespace"]
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
-        "feedback", "grades.csv", "log.jsonl", "summary.csv"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == OUTPUTS
 
 
 def test_demo_grades_its_class_as_it_describes_it(tmp_path, capsys):

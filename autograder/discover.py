@@ -480,12 +480,14 @@ def find_submissions(root, notebook_ids: list[str], roster: Roster | None = None
         raise FileNotFoundError(f"SUBMISSIONS folder {root} does not exist")
     else:
         base = root
-        if (root / "submitted").is_dir() and not (root / "submitted").is_symlink() \
-                and (root / "nbgrader_config.py").exists():
+        if (root / "nbgrader_config.py").exists():  # a course directory: only submitted/
             base = root / "submitted"
             finder.lines.append(f"found: {root} is an nbgrader course directory: reading "
                                 "its submitted/ folder")
-        for entry in sorted(base.iterdir()):
-            finder.top(entry, entry.name)
+        if base.is_dir() and not base.is_symlink():
+            for entry in sorted(base.iterdir()):
+                finder.top(entry, entry.name)
+        else:
+            finder.lines.append(f"ignored: {base}: no such folder (nothing submitted yet)")
     found = finder.decide()
     return found, finder.lines

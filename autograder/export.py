@@ -124,7 +124,7 @@ def totals(rows, course, students) -> tuple[list[StudentTotal], list[str]]:
             total = AssignmentTotal()
             for nb, items in notebooks.items():
                 mine = [index.get((student.id, assignment, nb, item)) for item, _, _ in items]
-                if any(mine):
+                if any(r and r.get("status") != "missing" for r in mine):
                     total.submitted = True
                 penalty = max((r.get("late_penalty") or 0.0 for r in mine if r), default=0.0)
                 score = 0.0
@@ -150,6 +150,41 @@ def totals(rows, course, students) -> tuple[list[StudentTotal], list[str]]:
                      f"assignment(s); their cells are left empty in the LMS files: "
                      + "; ".join(pending))
     return out, notes
+
+
+# --------------------------------------------------------------------------- adapters
+
+def course_from_specs(specs, assignment_of: dict | None = None) -> dict:
+    """``course`` from the grader's ``{notebook: NotebookSpec}`` (each spec's ``items``:
+    ``grade_id``, ``kind``, ``points``); ``assignment_of`` maps a notebook to its nbgrader
+    assignment (default: the assignment of the same name, this course's layout)."""
+    assignment_of = assignment_of or {}
+    course: dict = {}
+    for nb, spec in specs.items():
+        course.setdefault(assignment_of.get(nb, nb), {})[nb] = [
+            (i["grade_id"], i["kind"], float(i["points"])) for i in spec.items]
+    return course
+
+
+def rows_from_graded(graded) -> list[dict]:
+    """``rows`` from report rows as objects (``batch.GradedRow``: ``student_id, notebook,
+    item, points, max_points, status, message, assignment, kind, late_penalty``) or dicts.
+    A written answer with no points yet is pending; its points stay ``None``."""
+    out = []
+    for g in graded:
+        get = g.get if isinstance(g, dict) else (lambda k, d=None, g=g: getattr(g, k, d))
+        kind = get("kind", "auto") or "auto"
+        points = get("points")
+        manual = kind == "manual"
+        out.append({
+            "student_id": get("student_id"), "assignment": get("assignment") or get("notebook"),
+            "notebook": get("notebook"), "item": get("item"), "kind": kind,
+            "max_points": get("max_points"), "auto_score": None if manual else points,
+            "manual_score": points if manual else get("manual_score"), "points": points,
+            "status": get("status", ""), "message": get("message", "") or "",
+            "needs_manual_grade": bool(get("needs_manual_grade")) or (manual and points is None),
+            "timestamp": get("timestamp"), "late_penalty": get("late_penalty", 0.0) or 0.0})
+    return out
 
 
 # --------------------------------------------------------------------------- writers

@@ -136,6 +136,18 @@ def penalty(policy: LatePolicy, seconds_late: float, score: float, max_score: fl
     return float(min(max(points, 0.0), score))
 
 
+def penalty_callback(policy: LatePolicy):
+    """The policy as ``batch.autograde(late_penalty=...)`` takes it: ``callable(notebook,
+    seconds_late, points, max_points) -> points``; ``None`` for ``none``."""
+    if policy.kind == "none":
+        return None
+
+    def late_penalty(notebook: str, seconds: float, points: float, max_points: float) -> float:
+        return penalty(policy, seconds, points, max_points)
+
+    return late_penalty
+
+
 # --------------------------------------------------------------------------- due dates
 
 def as_utc(value) -> datetime | None:

@@ -88,6 +88,11 @@ class Student:
             return self.name.split(",", 1)[0].strip()
         return self.name.strip().rsplit(" ", 1)[-1] if self.name.strip() else ""
 
+    def nbgrader_fields(self) -> dict:
+        """Keyword arguments for ``Gradebook.update_or_create_student(id, **...)``."""
+        return {"first_name": self.first_name or None, "last_name": self.last_name or None,
+                "email": self.email or None, "lms_user_id": self.lms_user_id or None}
+
     @property
     def sortable_name(self) -> str:
         """``Doe, Jane``, the form Canvas lists students by."""

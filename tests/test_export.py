@@ -163,3 +163,31 @@ def test_students_seen_stand_in_for_a_roster(tmp_path):
                          Roster.from_ids(r["student_id"] for r in ROWS), path)
     assert [r[0] for r in _read(path)[2:]] == ["s001", "s002", "s004", "zed"]
     assert any("Canvas cannot match these students" in n for n in notes)
+
+
+def test_adapters_turn_the_graders_rows_and_specs_into_export_input(tmp_path):
+    from types import SimpleNamespace
+
+    specs = {"01_knn": SimpleNamespace(items=[
+        {"grade_id": "knn_distances", "kind": "auto", "points": 3},
+        {"grade_id": "knn_predict", "kind": "auto", "points": 2},
+        {"grade_id": "knn_written", "kind": "manual", "points": 1}])}
+    course = export.course_from_specs(specs)
+    assert course == {"01_knn": {"01_knn": COURSE["01_knn"]["01_knn"]}}
+    graded = [SimpleNamespace(student_id="s001", notebook="01_knn", item=i, points=p,
+                              max_points=m, status=st, message="", assignment="01_knn",
+                              kind=k, late_penalty=0.5)
+              for i, p, m, st, k in (("knn_distances", 3.0, 3.0, "passed", "auto"),
+                                     ("knn_predict", 1.0, 2.0, "failed", "auto"),
+                                     ("knn_written", None, 1.0, "manual", "manual"))]
+    graded += [SimpleNamespace(student_id="s003", notebook="01_knn", item=i, points=0.0,
+                               max_points=m, status="missing", message="not submitted",
+                               assignment="01_knn", kind=k, late_penalty=0.0)
+               for i, k, m in course["01_knn"]["01_knn"]]
+    rows = export.rows_from_graded(graded)
+    assert rows[2]["needs_manual_grade"] and rows[2]["points"] is None
+    path = tmp_path / "grades.csv"
+    export.write("csv", rows, course, ROSTER, path)
+    table = {r[0]: r for r in _read(path)[1:]}
+    assert table["s001"][3:8] == ["3.5", "6", "0.5", "1", "manual pending"]
+    assert table["s003"][3:8] == ["0", "6", "0", "0", "missing"]

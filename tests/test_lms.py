@@ -252,6 +252,9 @@ def test_nbgrader_submitted_layout_reads_timestamp_txt_as_nbgrader_does(tmp_path
         folder.mkdir(parents=True)
         (folder / f"{LINEAR}.ipynb").write_bytes(notebook_bytes[LINEAR])
         (folder / "timestamp.txt").write_text(stamp)
+    source = course / "source" / LINEAR  # the instructor's: never a student's
+    source.mkdir(parents=True)
+    (source / f"{LINEAR}.ipynb").write_bytes(notebook_bytes[LINEAR])
     found, lines = find_submissions(course, IDS)
     assert sorted(found) == [(s, LINEAR) for s in sorted(stamps)]
     assert found[("s001", LINEAR)].timestamp == datetime(2026, 3, 2, 10, tzinfo=UTC)

@@ -114,6 +114,8 @@ def test_roster_from_nbgraders_student_table(gradebook):
     jane = r.get("s001")
     assert (jane.name, jane.email, jane.lms_user_id) == ("Jane Doe", "jane@uni.edu", "12345")
     assert r.by_lms_user_id("12345") is jane
+    assert jane.nbgrader_fields() == {"first_name": "Jane", "last_name": "Doe",
+                                      "email": "jane@uni.edu", "lms_user_id": "12345"}
 
 
 # --------------------------------------------------------------------------- late policies
@@ -149,6 +151,12 @@ def test_penalties_are_never_more_than_the_score_nor_given_when_on_time():
     assert penalty(policy, 5.0, 0.0, 10.0) == 0.0
     assert late.seconds_late(DUE - timedelta(hours=1), DUE) == 0.0
     assert late.seconds_late(None, DUE) == 0.0 and late.seconds_late(DUE, None) == 0.0
+
+
+def test_the_policy_as_the_batch_takes_it():
+    assert late.penalty_callback(parse_policy("none")) is None
+    callback = late.penalty_callback(parse_policy("per-hour:1:cap=2.5"))
+    assert callback("01_knn", 3 * 3600.0, 8.0, 10.0) == 2.5
 
 
 def test_policy_strings_parse_and_describe_themselves():

@@ -14,7 +14,7 @@ import traceback
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from . import config, sandbox, submissions
+from . import config, discover, sandbox, submissions
 from .grade import NotebookResult, Options, Row, grade_notebook, load_course
 from .submissions import NotebookSpec
 from .zygote import Zygote
@@ -31,6 +31,7 @@ class Task:
     notebook: str
     path: Path | None
     sha256: str | None = None
+    timestamp: object = None  # datetime (UTC) of the submission, when known
 
 
 def file_sha256(path: Path) -> str:
@@ -144,7 +145,7 @@ def places(course=None, submissions_dir=None, out_dir=None, source_dir=None,
 def autograde(submissions_dir=None, out_dir=None, options: Options | None = None,
               source_dir=None, *, course=None, assignments=None, students=None,
               force: bool = False, db_url: str | None = None, engine=None,
-              late_penalty=None) -> Batch:
+              late_penalty=None, roster=None) -> Batch:
     """Grade what is new or changed under the submissions folder, commit each notebook to
     the gradebook as it is graded, and write the reports (all of them from the gradebook).
 
@@ -154,7 +155,9 @@ def autograde(submissions_dir=None, out_dir=None, options: Options | None = None
     assignments, students: the scope (default: every notebook, every student found).
     force: regrade even what is unchanged. engine: ``callable(zygote, specs, options, n)``
     returning an engine (default: the local pool). late_penalty: ``callable(notebook,
-    seconds_late, points, max_points) -> points`` (default: none).
+    seconds_late, points, max_points) -> points`` (default: none). roster: an
+    :class:`autograder.roster.Roster`: its students are put in the gradebook (so every one
+    of them is in every report) and LMS file names are mapped to them.
     Raises :class:`Interrupted` on Ctrl-C or SIGTERM (after saving the reports).
     """
     from . import report, store
@@ -162,7 +165,7 @@ def autograde(submissions_dir=None, out_dir=None, options: Options | None = None
     options = options or Options()
     t0 = time.monotonic()
     where = places(course, submissions_dir, out_dir, source_dir, db_url)
-    if not where.submissions.is_dir():
+    if not where.submissions.exists():
         raise FileNotFoundError(f"SUBMISSIONS folder {where.submissions} does not exist")
     specs = load_course(where.source_dir)
     if not specs:
@@ -173,7 +176,11 @@ def autograde(submissions_dir=None, out_dir=None, options: Options | None = None
     with store.Store(where.db_url, where.course_id) as db:
         for nb in scope:
             db.ensure_notebook(nb, nb, where.source_dir / nb / f"{nb}.ipynb", where.nbconfig)
-        found, warnings = submissions.discover(where.submissions, list(specs))
+        for student in (roster.students if roster is not None else []):
+            db.gb.update_or_create_student(student.id, **student.nbgrader_fields())
+        extracted = where.out / ".extracted"
+        found, warnings = discover.find_submissions(where.submissions, list(specs), roster,
+                                                    extract_to=extracted)
         found = {k: v for k, v in found.items() if k[1] in scope}
         warnings += _bad_ids({s for s, _ in found})
         found = {k: v for k, v in found.items() if _id_problem(k[0]) is None}
@@ -185,15 +192,18 @@ def autograde(submissions_dir=None, out_dir=None, options: Options | None = None
             found = {k: v for k, v in found.items() if k[0] in wanted}
         known = db.keys()
         todo, skipped = [], 0
-        for (student, nb), path in sorted(found.items(), key=lambda kv: (kv[0][0], kv[0][1])):
-            digest = file_sha256(path)
+        for (student, nb), sub in sorted(found.items(), key=lambda kv: (kv[0][0], kv[0][1])):
+            digest = file_sha256(sub.path)
             if not force and known.get((student, nb, nb)) == (digest, version):
                 skipped += 1
                 continue
-            todo.append(Task(student, nb, path, digest))
+            todo.append(Task(student, nb, sub.path, digest, sub.timestamp))
         batch = Batch([], {nb: specs[nb] for nb in scope}, [], warnings, 0.0, {}, [],
                       where.out, skipped=skipped, planned=len(todo), db_url=where.db_url)
-        _grade(todo, specs, options, where, db, version, batch, engine, late_penalty)
+        try:
+            _grade(todo, specs, options, where, db, version, batch, engine, late_penalty)
+        finally:
+            shutil.rmtree(extracted, ignore_errors=True)
         batch.seconds = time.monotonic() - t0
         _reports(db, specs, where, batch)
     report.write_grades(where.out / "grades.csv", batch.rows)
@@ -231,17 +241,6 @@ def _id_problem(student: str) -> str | None:
 def _bad_ids(ids) -> list[str]:
     return [f"skipped student id {s!r}: {_id_problem(s)}; rename the folder or file"
             for s in sorted(ids) if _id_problem(s)]
-
-
-def _timestamp(path: Path):
-    """nbgrader's submission time: ``timestamp.txt`` beside the notebook, else None."""
-    from nbgrader.utils import parse_utc
-
-    stamp = Path(path).parent / "timestamp.txt"
-    try:
-        return parse_utc(stamp.read_text().strip()) if stamp.is_file() else None
-    except (ValueError, OSError):
-        return None
 
 
 def _blank_answers(result, spec, nbconfig) -> set[str]:
@@ -324,22 +323,24 @@ def _record(res, task, spec, source_nb, where, db, version, late_penalty, autogr
             log_path) -> None:
     """One graded notebook: its files (atomically), then the gradebook (one transaction)."""
     from . import feedback
+    from .store import _naive_utc as store_naive_utc
 
     blank = _blank_answers(res, spec, where.nbconfig)
-    timestamp = _timestamp(task.path)
+    timestamp = task.timestamp
     penalty = 0.0
     duedate = db.duedate(task.notebook)
     if late_penalty and timestamp is not None and duedate is not None:
-        late = (timestamp.replace(tzinfo=None) - duedate).total_seconds()
+        late = (store_naive_utc(timestamp) - store_naive_utc(duedate)).total_seconds()
         if late > 0:
-            penalty = late_penalty(task.notebook, late, res.points, spec.max_auto)
+            penalty = late_penalty(task.notebook, late, res.points, report.max_points(spec))
             res.log["late_seconds"] = round(late, 1)
     nb = autograded.build(res, spec, source_nb)
     target = where.autograded / submissions.safe_name(res.student_id) / task.notebook
     if nb is not None:
         autograded.write(target / f"{task.notebook}.ipynb", nb)
-        if timestamp is not None:
-            autograded.write_text(target / "timestamp.txt", str(timestamp))
+        if timestamp is not None:  # nbgrader's format, as its autograde copies it
+            autograded.write_text(target / "timestamp.txt", store_naive_utc(timestamp)
+                                  .strftime("%Y-%m-%d %H:%M:%S.%f UTC"))
     page = feedback.render(nb, res.rows, res.student_id, task.notebook, late_penalty=penalty,
                            problem=str((res.log.get("problems") or [""])[0]),
                            graded_at=time.strftime("%Y-%m-%d %H:%M"))

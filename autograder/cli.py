@@ -32,19 +32,54 @@ def _autograde(args) -> int:
     options = grade.Options(workers=args.workers, timeout_cell=args.timeout_cell,
                             timeout_notebook=args.timeout_notebook, memory_mb=args.memory_mb,
                             progress=not args.quiet)
+    from . import late, roster
+
     try:
         course, submissions, assignments = _where(args, coursedir)
+        policy = late.parse_policy(args.late_policy)
+        class_list = roster.Roster.from_csv(args.roster) if args.roster else None
         result = batch.autograde(submissions, args.out, options, source_dir=args.source,
                                  course=course, assignments=assignments,
-                                 students=args.student, force=args.force, db_url=args.db)
+                                 students=args.student, force=args.force, db_url=args.db,
+                                 roster=class_list, late_penalty=late.penalty_callback(policy))
     except batch.Interrupted as exc:
         print(report.summary_text(exc.batch))
         print(f"course-grade autograde: {exc}", file=sys.stderr)
         return 130
-    except (FileNotFoundError, ValueError, store.StoreError, coursedir.NotACourse) as exc:
+    except (OSError, ValueError, store.StoreError, coursedir.NotACourse) as exc:
         print(f"course-grade autograde: {exc}", file=sys.stderr)
         return 2
     print(report.summary_text(result))
+    return 0
+
+
+def _export(args) -> int:
+    if not _have("nbformat", "nbgrader"):
+        return 2
+    from . import batch, coursedir, export, roster, store
+    from .grade import load_course
+
+    try:
+        course = coursedir.find(args.course, args.db)
+        specs = load_course(course.source_dir)
+        notebooks = [nb for nb in specs if not args.names or nb in args.names]
+        unknown = sorted(set(args.names) - set(specs))
+        if unknown:
+            raise ValueError(f"no assignment named {', '.join(unknown)} in this course")
+        with store.Store(course.db_url, course.course_id) as db:
+            rows, students, covered = batch.item_rows(db, specs, notebooks)
+        class_list = (roster.Roster.from_csv(args.roster) if args.roster
+                      else roster.Roster.from_gradebook(course.db_url))
+        notes = export.write(args.format, export.rows_from_graded(rows),
+                             export.course_from_specs({nb: specs[nb] for nb in covered}),
+                             class_list, args.out)
+    except (OSError, ValueError, store.StoreError, coursedir.NotACourse) as exc:
+        print(f"course-grade export: {exc}", file=sys.stderr)
+        return 2
+    for note in notes:
+        print(f"  note: {note}")
+    print(f"Wrote {args.out} ({args.format}: {len(class_list.students)} students, "
+          f"{len(covered)} assignments: {', '.join(covered)}).")
     return 0
 
 
@@ -161,6 +196,12 @@ def build_parser() -> argparse.ArgumentParser:
                    "(default: nbgrader's CourseDirectory.db_url, the course's gradebook.db)")
     p.add_argument("--force", action="store_true",
                    help="grade again even what is unchanged since it was graded")
+    p.add_argument("--roster", default=None, metavar="CSV", help="the class list (id, name, "
+                   "email, sis_id, section, ...): every student on it is reported, LMS file "
+                   "names are matched to it, and files of students not on it are not graded")
+    p.add_argument("--late-policy", default=None, metavar="POLICY", help="none (default), "
+                   "nbgrader (late = 0), per-hour:RATE[:cap=CAP] or per-day:RATE[:cap=CAP], "
+                   "RATE and CAP in points or %% of the notebook, against nbgrader's due dates")
     p.add_argument("--workers", type=_positive(int), default=2,
                    help="notebooks graded in parallel (default 2)")
     p.add_argument("--timeout-cell", type=_positive(float), default=60.0, metavar="S",
@@ -180,6 +221,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--course", default=None, metavar="DIR")
     p.add_argument("--db", default=None, metavar="URL")
     p.set_defaults(func=_feedback)
+
+    p = sub.add_parser("export", help="grades from the gradebook for an LMS or a spreadsheet")
+    p.add_argument("names", nargs="*", metavar="ASSIGNMENT")
+    p.add_argument("--format", required=True, choices=["canvas", "moodle", "csv", "per-item"])
+    p.add_argument("--out", required=True, metavar="FILE")
+    p.add_argument("--roster", default=None, metavar="CSV",
+                   help="the class list (default: nbgrader's student table)")
+    p.add_argument("--course", default=None, metavar="DIR")
+    p.add_argument("--db", default=None, metavar="URL")
+    p.set_defaults(func=_export)
 
     p = sub.add_parser("demo", help="grade a generated demo class and print its gradebook")
     p.add_argument("--out", default=None, help="where to put the class and its grades "

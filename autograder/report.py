@@ -132,10 +132,12 @@ def summary_text(batch, slowest: int = 3) -> str:
                      f"{str(problem).splitlines()[0][:140]}")
     if len(lost) + len(unreadable) > 8:
         lines.append(f"  ... and {len(lost) + len(unreadable) - 8} more in log.jsonl")
-    for w in batch.warnings[:5]:
+    # every decision is in warnings.txt; the screen shows what needs a look
+    problems = [w for w in batch.warnings if not w.startswith("found:")]
+    for w in problems[:5]:
         lines.append(f"  warning: {w}")
-    if len(batch.warnings) > 5:
-        lines.append(f"  ... {len(batch.warnings) - 5} more warnings in warnings.txt")
+    if len(problems) > 5:
+        lines.append(f"  ... {len(problems) - 5} more warnings in warnings.txt")
     lines.append(sandbox.summary_line(batch.isolation))
     for note in batch.notes:
         lines.append(f"  sandbox: {note}")

@@ -4,10 +4,18 @@ A frame is one kind byte, an 8-byte little-endian length, then the payload. The 
 side reads with a deadline and a size limit, because the other end runs student code and
 may send garbage, nothing, or far too much. The worker's side blocks.
 
-Kinds, grader -> worker: ``R`` run a cell (JSON), ``C`` a channel request (8-byte float
-timeout, then the :mod:`autograder.channel` message), ``Q`` quit.
+Kinds, grader -> worker: ``R`` run a cell (JSON), ``C`` a channel request (two 8-byte
+floats: its CPU and wall-clock limits in seconds, then the :mod:`autograder.channel`
+message), ``Q`` quit.
 Worker -> grader: ``H`` hello (JSON: what isolation is in force), ``D`` a cell is done
-(JSON), ``A`` a channel answer, ``T`` a channel request ran out of time.
+(JSON), ``A`` a channel answer, ``T`` a channel request ran out of time (``cpu`` or
+``wall``: which limit).
+
+How long the grader waits is a *deadline*: a wall-clock instant (``time.monotonic()``), or
+an object whose ``check(what)`` raises when the wait must end and otherwise says how long
+to wait before asking again: :class:`CpuDeadline` (a budget of the worker's CPU time, for
+student code) and :class:`Patience` (for processes that run no student code, which a slow
+machine must not make us give up on).
 """
 
 from __future__ import annotations
@@ -17,6 +25,8 @@ import os
 import select
 import struct
 import time
+
+from . import sandbox
 
 HEADER = struct.Struct("<cQ")
 MAX_JSON_BYTES = 4 * 1024 * 1024
@@ -34,7 +44,14 @@ class SandboxFailure(BaseException):
 
 
 class SandboxTimeout(SandboxFailure):
+    """Out of time. ``limit``: which one ran out ("cpu" or "wall"); ``soft``: the worker
+    stopped the code itself and is still usable."""
+
     status = "timeout"
+
+    def __init__(self, message: str = "", limit: str = "cpu", soft: bool = False):
+        super().__init__(message)
+        self.limit, self.soft = limit, soft
 
 
 class SandboxCrashed(SandboxFailure):
@@ -45,21 +62,95 @@ class ProtocolError(SandboxCrashed):
     """The worker sent something that is not a well-formed frame."""
 
 
+# --------------------------------------------------------------------------- deadlines
+
+CPU_POLL = 0.5  # seconds between two looks at a worker's CPU time while waiting on it
+STALL = 60.0  # seconds without using any CPU after which a process past its ceiling is stuck
+
+
+def time_left(deadline, what: str) -> float:
+    """Seconds to wait before looking at ``deadline`` again; raises SandboxTimeout if over."""
+    if isinstance(deadline, (int, float)):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise SandboxTimeout(what, limit="wall")
+        return left
+    return deadline.check(what)
+
+
+class CpuDeadline:
+    """A hard limit on student code: the wait ends when ``meter(max_age)`` (the worker's CPU
+    time, what it started included, read at most ``max_age`` seconds ago) reaches
+    ``cpu_end``, or at the wall-clock ceiling ``wall`` (time.monotonic())."""
+
+    def __init__(self, meter, cpu_end: float, wall: float):
+        self.meter, self.cpu_end, self.wall = meter, cpu_end, wall
+
+    def check(self, what: str) -> float:
+        now = time.monotonic()
+        if now >= self.wall:
+            raise SandboxTimeout(what, limit="wall")
+        # a request makes several short waits: a reading of /proc this recent will do
+        left = self.cpu_end - self.meter(max_age=CPU_POLL / 5)
+        if left <= 0:
+            raise SandboxTimeout(what, limit="cpu")
+        return min(self.wall - now, left, CPU_POLL)
+
+
+class Patience:
+    """Waiting on a process that runs no student code (the zygote, a worker entering its
+    sandbox), however slow the machine: give up only if it ended, if it used more than
+    ``cpu`` seconds of CPU time on this wait (a loop), or if it is past the wall-clock
+    ``ceiling`` (seconds) and neither it nor its children used any CPU for STALL seconds
+    (stuck waiting). A starved process still gets some CPU every few seconds."""
+
+    def __init__(self, pid: int, ceiling: float, cpu: float, poll: float = 1.0):
+        self.pid, self.ceiling, self.cpu, self.poll = pid, ceiling, cpu, poll
+        self.start = self.last_progress = time.monotonic()
+        self.own_start = self.progress = None
+        self.visible = True  # False: /proc does not show the process, only the ceiling holds
+
+    def _first_look(self) -> None:
+        """Most waits end within ``poll`` seconds: /proc is read only for the others."""
+        self.own_start = sandbox.cpu_seconds(self.pid, descendants=False) or 0.0
+        self.progress = sandbox.cpu_seconds(self.pid)
+        self.visible = self.progress is not None
+
+    def check(self, what: str) -> float:
+        now = time.monotonic()
+        if self.own_start is None:
+            if now - self.start < self.poll:
+                return self.poll
+            self._first_look()
+        if self.visible and not sandbox.alive(self.pid):
+            raise SandboxCrashed(f"{what}: the process ended")
+        own = sandbox.cpu_seconds(self.pid, descendants=False)
+        if own is not None and own - self.own_start > self.cpu:
+            raise SandboxTimeout(f"{what}: it used {own - self.own_start:.0f} s of CPU time "
+                                 "without answering")
+        progress = sandbox.cpu_seconds(self.pid)
+        if progress is not None and (self.progress is None or progress > self.progress):
+            self.progress, self.last_progress = progress, now
+        idle = now - self.last_progress
+        if now - self.start > self.ceiling and idle >= STALL:
+            raise SandboxTimeout(f"{what} within {now - self.start:.0f} s, and used no CPU "
+                                 f"for the last {idle:.0f} s", limit="wall")
+        return self.poll
+
+
 # --------------------------------------------------------------------------- grader side
 
-def _wait(fd: int, events: int, deadline: float, what: str) -> None:
+def _wait(fd: int, events: int, deadline, what: str) -> None:
     poller = select.poll()
     poller.register(fd, events | select.POLLHUP | select.POLLERR)
     while True:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise SandboxTimeout(what)
+        left = time_left(deadline, what)
         if poller.poll(min(left, 3600) * 1000):
             return
 
 
-def write_frame(fd: int, kind: bytes, payload: bytes, deadline: float) -> None:
-    """Write one frame to a non-blocking fd before ``deadline`` (time.monotonic())."""
+def write_frame(fd: int, kind: bytes, payload: bytes, deadline) -> None:
+    """Write one frame to a non-blocking fd before ``deadline`` (see above)."""
     data = memoryview(HEADER.pack(kind, len(payload)) + payload)
     while data:
         _wait(fd, select.POLLOUT, deadline, "the sandbox stopped reading its input")
@@ -72,7 +163,7 @@ def write_frame(fd: int, kind: bytes, payload: bytes, deadline: float) -> None:
         data = data[n:]
 
 
-def _read_exact(fd: int, n: int, deadline: float, what: str) -> bytes:
+def _read_exact(fd: int, n: int, deadline, what: str) -> bytes:
     out = bytearray()
     while len(out) < n:
         _wait(fd, select.POLLIN, deadline, what)
@@ -86,7 +177,7 @@ def _read_exact(fd: int, n: int, deadline: float, what: str) -> bytes:
     return bytes(out)
 
 
-def read_frame(fd: int, deadline: float, allowed: dict[bytes, int]) -> tuple[bytes, bytes]:
+def read_frame(fd: int, deadline, allowed: dict[bytes, int]) -> tuple[bytes, bytes]:
     """One frame from a non-blocking fd; ``allowed`` maps each acceptable kind to its size
     limit. Raises SandboxTimeout, SandboxCrashed (EOF) or ProtocolError."""
     kind, length = HEADER.unpack(_read_exact(fd, HEADER.size, deadline, "no answer in time"))

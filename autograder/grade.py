@@ -5,14 +5,16 @@ For one submitted notebook (:func:`grade_notebook`):
 1. read it defensively and rebuild it from the instructor source
    (:mod:`autograder.submissions`);
 2. fork a sandboxed worker from the zygote and run the code cells there, each with a soft
-   and a hard time limit. A cell that kills its worker (``os._exit``, a segfault, a hard
-   timeout) is marked bad, and a fresh worker re-runs the cells before it and carries on
-   after it, so a crash costs only what depended on that cell;
+   and a hard time limit on the CPU time the student's code uses (not on wall-clock time,
+   which a busy machine stretches) and a far larger wall-clock ceiling for code that sleeps.
+   A cell that times out or kills its worker (``os._exit``, a segfault) is run once more on
+   a fresh worker; if it fails again it is marked bad, and a fresh worker re-runs the cells
+   before it and carries on after it, so a crash costs only what depended on that cell;
 3. run each graded item's checks here, with the check calls parsed from the instructor's
    test cell, reaching the student's objects through the channel
    (:func:`autograder.checking.grade_item`). Every value is validated and every comparison
-   made in this process. A check that times out or crashes the worker costs that item; the
-   next item gets a fresh worker if needed.
+   made in this process. A check that times out or crashes the worker is tried once more
+   on a fresh worker, then costs that item; the next item gets a fresh worker if needed.
 
 :func:`autograde` does this for every submission, ``workers`` at a time, and writes the
 gradebook, feedback and log (:mod:`autograder.report`, :mod:`autograder.feedback`).
@@ -40,16 +42,31 @@ MANUAL_MESSAGE = ("written answer: needs manual grading (use nbgrader's formgrad
 
 @dataclass
 class Options:
+    """How a class is graded. Time limits count the CPU time of the student's code (the
+    sandboxed worker and every process it started), so that a busy machine costs no one
+    points; each has a wall-clock ceiling, ``max(wall_factor x limit, limit + wall_slack)``,
+    that only code which sleeps or blocks reaches. A machine at load 25 on 2 cores gives a
+    normal-priority process about 1/12 of a core: at 10x, honest code that needs up to ~80%
+    of its CPU limit still finishes there, and a sleeping cell costs at most ten minutes
+    (at the default 60 s)."""
+
     workers: int = 2
-    timeout_cell: float = 60.0  # seconds per cell, and per graded item's checks
-    timeout_notebook: float = 600.0  # seconds for a whole notebook, cells and checks
+    timeout_cell: float = 60.0  # CPU seconds per cell, and per graded item's checks
+    timeout_notebook: float = 600.0  # CPU seconds for a whole notebook, cells and checks
     memory_mb: int = 2048  # address-space limit of a sandboxed worker
     max_restarts: int = 3  # fresh workers per notebook after crashes
     progress: bool = True
+    wall_factor: float = 10.0  # wall-clock ceilings: this many times the CPU limit...
+    wall_slack: float = 60.0  # ...and at least this many seconds more than it
+    retry: bool = True  # a cell or item that times out or crashes gets a second run
 
     def limits(self) -> dict:
         return {"memory_mb": self.memory_mb, "cpu_seconds": int(self.timeout_notebook) + 5,
                 "nproc": 64, "file_mb": 256, "open_files": 256}
+
+    def wall_ceiling(self, cpu_limit: float) -> float:
+        """Wall-clock seconds allowed to code given ``cpu_limit`` seconds of CPU time."""
+        return max(self.wall_factor * cpu_limit, cpu_limit + self.wall_slack)
 
 
 @dataclass
@@ -104,25 +121,61 @@ def load_course(source_dir: Path | None = None) -> dict[str, NotebookSpec]:
 # --------------------------------------------------------------------------- one notebook
 
 class _Runner:
-    """The sandboxed worker(s) of one notebook: starting, running cells, starting over."""
+    """The sandboxed worker(s) of one notebook: starting, running cells, starting over.
 
-    def __init__(self, zygote: Zygote, plan: Assembled, options: Options, deadline: float):
-        self.zygote, self.plan, self.options, self.deadline = zygote, plan, options, deadline
+    The notebook's budget is ``timeout_notebook`` seconds of its workers' CPU time (all of
+    them: retries and restarts included) and a wall-clock ceiling ``wall_deadline``."""
+
+    def __init__(self, zygote: Zygote, plan: Assembled, options: Options,
+                 wall_deadline: float):
+        self.zygote, self.plan, self.options = zygote, plan, options
+        self.wall_deadline = wall_deadline
         self.sb: Sandbox | None = None
         self.bad: set[int] = set()
+        self.retried: set[int] = set()
         self.cell_runs: dict[int, dict] = {}
         self.restarts = 0
+        self.retries = 0
         self.starts = 0
         self.gave_up: str | None = None
-        self.out_of_time = False
+        self.out_of_time: str | None = None  # why the notebook's budget ran out
         self.probe: dict | None = None
         self.features: dict = {}
         self.exits: list[dict] = []
         self.problems: list[str] = []
         self.start_seconds = 0.0
 
+    def cpu_used(self) -> float:
+        """CPU seconds used by this notebook's workers so far."""
+        done = sum(e.get("cpu_seconds", 0.0) for e in self.exits)
+        if self.sb is None:
+            return done
+        if self.sb.pid is None:  # lost, not yet retired
+            return done + (self.sb.exit_info or {}).get("cpu_seconds", 0.0)
+        return done + self.sb.cpu_used(max_age=0.1)
+
     def left(self) -> float:
-        return self.deadline - time.monotonic()
+        """CPU seconds left to the notebook."""
+        return self.options.timeout_notebook - self.cpu_used()
+
+    def wall_left(self) -> float:
+        return self.wall_deadline - time.monotonic()
+
+    def budget(self) -> tuple[float, float] | None:
+        """(CPU, wall) seconds for the next cell or item; None, and ``out_of_time`` set,
+        if the notebook has used its budget."""
+        cpu, wall = self.left(), self.wall_left()
+        if cpu <= 0:
+            self.out_of_time = (f"the notebook used its whole "
+                                f"{self.options.timeout_notebook:g} s of CPU time")
+        elif wall <= 0:
+            self.out_of_time = (f"the notebook ran into its wall-clock ceiling of "
+                                f"{self.options.wall_ceiling(self.options.timeout_notebook):g}"
+                                " s (it sleeps or blocks?)")
+        if self.out_of_time:
+            return None
+        limit = self.options.timeout_cell
+        return min(limit, cpu), min(self.options.wall_ceiling(limit), wall)
 
     def _retire(self) -> None:
         if self.sb is not None:
@@ -130,6 +183,10 @@ class _Runner:
             if info:
                 self.exits.append(info)
             self.sb = None
+
+    def fresh(self) -> None:
+        """Drop the current worker: the next :meth:`ensure` starts a new one."""
+        self._retire()
 
     def _start(self) -> bool:
         self._retire()
@@ -168,40 +225,64 @@ class _Runner:
                 return False
             if not self._start():
                 return False
-            lost = False
-            for i, cell in enumerate(self.plan.run):
-                if i in self.bad:
-                    continue
-                left = self.left()
-                if left <= 0:
-                    self.out_of_time = True
-                    self.problems.append(
-                        f"the notebook used its whole {self.options.timeout_notebook:g} s "
-                        f"before cell {cell.label} ran")
-                    return False
-                timeout = min(self.options.timeout_cell, left)
-                try:
-                    result = self.sb.run_cell(cell.source, timeout)
-                except SandboxFailure as exc:
-                    if exc.status == "timeout":
-                        why = f"did not finish within {timeout:g} s and was stopped"
-                        self.restarts += 1
-                        self.problems.append(f"cell {cell.label} {why}")
-                    else:
-                        why = self.lost(f"cell {cell.label}")
-                    result = {"status": exc.status, "error": why, "output": "", "dropped": 0,
-                              "seconds": 0.0}
-                    self.bad.add(i)
-                    self.cell_runs.setdefault(i, result)
-                    lost = True
-                    break
-                if result["status"] == "timeout":
-                    self.bad.add(i)  # interrupted: skip it when the cells are run again
-                    result["error"] = f"did not finish within {timeout:g} s (interrupted)"
-                    self.problems.append(f"cell {cell.label} {result['error']}")
-                self.cell_runs.setdefault(i, result)
-            if not lost:
-                return True
+            done = self._run_cells()
+            if done is not None:
+                return done
+
+    def _run_cells(self) -> bool | None:
+        """Run the cells in the current worker: True when all ran, False when the notebook
+        is out of time, None when a cell needs a fresh worker (it was lost, or is retried)."""
+        for i, cell in enumerate(self.plan.run):
+            if i in self.bad:
+                continue
+            budget = self.budget()
+            if budget is None:
+                self.problems.append(f"{self.out_of_time} before cell {cell.label} ran")
+                return False
+            result = self._run_cell(i, *budget)
+            if result is None:
+                return None
+            self.cell_runs.setdefault(i, result)
+            if result["status"] in ("timeout", "crashed") and not self.sb.alive:
+                return None
+        return True
+
+    def _run_cell(self, i: int, cpu: float, wall: float) -> dict | None:
+        """Cell ``i``'s result; None if it is to be run again on a fresh worker."""
+        label = self.plan.run[i].label
+        try:
+            result = self.sb.run_cell(self.plan.run[i].source, cpu, wall)
+        except SandboxFailure as exc:
+            if exc.status == "timeout":
+                why = _overran(exc.limit, cpu, wall) + " and was stopped"
+            else:
+                info = self.sb.exit_info if self.sb else None
+                why = describe_exit(info)
+            result = {"status": exc.status, "error": why, "output": "", "dropped": 0,
+                      "seconds": 0.0, "cpu_seconds": 0.0, "limit": exc.limit if
+                      exc.status == "timeout" else None}
+        else:
+            if result["status"] != "timeout":
+                return result
+            result["error"] = _overran(result["limit"], cpu, wall) + " (interrupted)"
+        if self.retry_once(i, f"cell {label} {result['error']}"):
+            return None
+        self.bad.add(i)  # skipped when the cells are run again
+        if not self.sb.alive:
+            self.restarts += 1
+        self.problems.append(f"cell {label} {result['error']}")
+        return result
+
+    def retry_once(self, key, what: str) -> bool:
+        """Whether ``key`` (a cell's index, an item's id) gets its second run, on a fresh
+        worker; recorded in the log's problems either way."""
+        if not self.options.retry or key in self.retried:
+            return False
+        self.retried.add(key)
+        self.retries += 1
+        self.problems.append(f"{what}: run again on a fresh worker")
+        self.fresh()
+        return True
 
     def ensure(self) -> bool:
         """A live worker with the notebook's cells run, starting over if it was lost."""
@@ -213,6 +294,13 @@ class _Runner:
 
     def close(self) -> None:
         self._retire()
+
+
+def _overran(limit: str | None, cpu: float, wall: float) -> str:
+    if limit == "wall":
+        return (f"was still running after {wall:g} s of wall-clock time (waiting, sleeping "
+                "or blocked)")
+    return f"did not finish within {cpu:g} s of CPU time"
 
 
 def _cell_problem(item: dict, plan: Assembled, runner: _Runner) -> tuple[str, str] | None:
@@ -259,44 +347,52 @@ def _resource_limit(status: str, message: str) -> tuple[str, str]:
     return status, message
 
 
+def _check(item: dict, runner: _Runner):
+    """(points, status, message, lesson, lost) of one try at an item's checks; ``lost``:
+    the worker timed out or crashed under them (worth a second try)."""
+    gid = item["grade_id"]
+    if runner.budget() is None or not runner.ensure():
+        if runner.out_of_time:
+            return 0.0, "timeout", f"not graded: {runner.out_of_time}", "", False
+        return 0.0, "crashed", f"not graded: {runner.gave_up}", "", False
+    budget = runner.budget()  # after ensure(): running the cells again used some of it
+    if budget is None:
+        return 0.0, "timeout", f"not graded: {runner.out_of_time}", "", False
+    sb = runner.sb
+    sb.begin_item(*budget)
+    try:
+        result = grade_item(Client(sb), item)
+    except SandboxFailure as exc:
+        if exc.status == "timeout":
+            message = f"your code {_overran(exc.limit, *budget)} when the check called it"
+            if not sb.alive:
+                runner.restarts += 1
+                message += " and was stopped"
+        else:
+            how = runner.lost(f"checking {gid}")
+            message = f"the notebook's process {how} while this item was checked"
+        return 0.0, exc.status, message, "", True
+    except ChannelError as exc:
+        return (0.0, "error", f"the notebook's process sent a malformed reply ({exc})", "",
+                False)
+    except Exception as exc:  # a bug in a check must cost neither the batch nor the item
+        runner.problems.append(f"check error on {gid}: {traceback.format_exc(limit=5)}")
+        return (0.0, "error", f"the grader could not check this item ({type(exc).__name__}: "
+                f"{exc}); please tell your instructor", "", False)
+    status = "failed" if result.status == "not_implemented" else result.status
+    lesson = ""
+    if result.outcomes and not result.outcomes[-1].passed:
+        lesson = result.outcomes[-1].message
+    return result.points, status, result.message, lesson, False
+
+
 def _grade_one(item: dict, plan: Assembled, runner: _Runner, options: Options):
     """(points, status, message, detail) of one autograded item."""
     gid = item["grade_id"]
-    out_of_time = (0.0, "timeout", f"not graded: the notebook used its whole "
-                   f"{options.timeout_notebook:g} s")
-    if runner.left() <= 0 or runner.out_of_time:
-        return (*out_of_time, "")
-    if not runner.ensure():
-        if runner.out_of_time:
-            return (*out_of_time, "")
-        return 0.0, "crashed", f"not graded: {runner.gave_up}", ""
-    sb = runner.sb
-    sb.request_deadline = time.monotonic() + min(options.timeout_cell, runner.left())
-    lesson = ""
-    try:
-        result = grade_item(Client(sb), item)
-        status = "failed" if result.status == "not_implemented" else result.status
-        points, message = result.points, result.message
-        if result.outcomes and not result.outcomes[-1].passed:
-            lesson = result.outcomes[-1].message
-    except SandboxFailure as exc:
-        points, status = 0.0, exc.status
-        if sb.alive:
-            message = (f"your code did not return within {options.timeout_cell:g} s "
-                       "when the check called it")
-        else:
-            how = runner.lost(f"checking {gid}")
-            message = ("your code did not return in time and was stopped"
-                       if exc.status == "timeout" else
-                       f"the notebook's process {how} while this item was checked")
-    except ChannelError as exc:
-        points, status = 0.0, "error"
-        message = f"the notebook's process sent a malformed reply ({exc})"
-    except Exception as exc:  # a bug in a check must cost neither the batch nor the item
-        points, status = 0.0, "error"
-        message = (f"the grader could not check this item ({type(exc).__name__}: {exc}); "
-                   "please tell your instructor")
-        runner.problems.append(f"check error on {gid}: {traceback.format_exc(limit=5)}")
+    points, status, message, lesson, lost = _check(item, runner)
+    if lost and runner.retry_once(f"item {gid}", f"checking {gid}: {message}"):
+        points, status, message, lesson, lost = _check(item, runner)
+        runner.problems.append(f"checking {gid} again: {status}")
     detail = lesson or message
     if status == "passed":
         return points, status, message, detail
@@ -356,7 +452,7 @@ def grade_notebook(zygote: Zygote, spec: NotebookSpec, student: str, path: Path 
                    seconds={"total": time.monotonic() - t0})
         return NotebookResult(student, spec.notebook, everything("error", message), log)
     plan = submissions.assemble(spec, cells)
-    runner = _Runner(zygote, plan, options, t0 + options.timeout_notebook)
+    runner = _Runner(zygote, plan, options, t0 + options.wall_ceiling(options.timeout_notebook))
     try:
         runner.execute()
         t_cells = time.monotonic()
@@ -384,6 +480,7 @@ def grade_notebook(zygote: Zygote, spec: NotebookSpec, student: str, path: Path 
             runner.cell_runs.items(), key=lambda kv: -kv[1]["seconds"])[:3]],
         workers_started=runner.starts,
         restarts=runner.restarts,
+        retries=runner.retries,
         cpu_seconds=round(sum(e.get("cpu_seconds", 0.0) for e in runner.exits), 3),
         max_rss_mb=round(max([e.get("max_rss_mb", 0.0) for e in runner.exits] or [0.0]), 1),
         problems=runner.problems, notes=plan.notes,

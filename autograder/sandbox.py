@@ -360,3 +360,64 @@ def summary_line(info: dict) -> str:
               f"{info['file_size_limit_mb']} MB files" if info.get("file_size_limit_mb")
               else None]
     return "isolation: " + ", ".join(parts) + "; limits: " + ", ".join(p for p in limits if p)
+
+
+# --------------------------------------------------------------------------- CPU accounting
+
+_TICK = os.sysconf("SC_CLK_TCK")
+_MAX_DESCENDANTS = 512  # a fork bomb is capped by RLIMIT_NPROC far below this
+
+
+def _stat_fields(pid: int) -> list[str] | None:
+    """The fields of /proc/<pid>/stat after the command name (state first)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            data = f.read()
+    except OSError:
+        return None
+    return data[data.rfind(b")") + 2:].decode().split()
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return out
+    for tid in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/children") as f:
+                out.extend(int(c) for c in f.read().split())
+        except (OSError, ValueError):
+            pass
+    return out
+
+
+def cpu_seconds(pid: int, descendants: bool = True) -> float | None:
+    """CPU time (user + system, all threads) used so far by process ``pid`` and the children
+    it has waited for; with ``descendants``, also by every process it started that is still
+    there. None if /proc does not show it (a process that ended and was reaped, or a /proc
+    mounted with ``hidepid``)."""
+    fields = _stat_fields(pid)
+    if fields is None:
+        return None
+    # fields 14-17 of proc(5): utime, stime, cutime, cstime; here shifted by 3
+    total = sum(int(v) for v in fields[11:15]) / _TICK
+    if descendants:
+        seen, todo = {pid}, _children(pid)
+        while todo and len(seen) < _MAX_DESCENDANTS:
+            child = todo.pop()
+            if child in seen:
+                continue
+            seen.add(child)
+            child_fields = _stat_fields(child)
+            if child_fields is not None:
+                total += sum(int(v) for v in child_fields[11:13]) / _TICK
+                todo.extend(_children(child))
+    return total
+
+
+def alive(pid: int) -> bool:
+    """Whether process ``pid`` exists and has not exited (a zombie has)."""
+    fields = _stat_fields(pid)
+    return fields is not None and fields[0] not in ("Z", "X", "x")

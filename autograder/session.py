@@ -4,6 +4,10 @@ Every read has a deadline and a size limit; every reply is validated before use.
 that stops answering is killed (:class:`~autograder.frames.SandboxTimeout`), one that dies
 or breaks the protocol is reported as crashed (:class:`~autograder.frames.SandboxCrashed`);
 either way only this worker is affected.
+
+Time limits count the worker's CPU time (its own and that of every process it started),
+read from ``/proc`` while waiting on its pipe, so that a busy machine does not make honest
+code run out of time; a far larger wall-clock ceiling catches code that sleeps or blocks.
 """
 
 from __future__ import annotations
@@ -12,15 +16,18 @@ import fcntl
 import json
 import os
 import signal
-import struct
 import time
 
-from . import frames
+from . import frames, sandbox
 from .channel import MAX_MESSAGE_BYTES
-from .frames import SandboxCrashed, SandboxFailure, SandboxTimeout
+from .frames import CpuDeadline, Patience, SandboxCrashed, SandboxFailure, SandboxTimeout
+from .worker import REQUEST_LIMITS
 
-START_TIMEOUT = 60.0  # seconds for a fresh worker to enter its sandbox and say hello
-HARD_GRACE = 3.0  # seconds past a soft timeout before the worker is killed
+# A fresh worker entering its sandbox runs no student code: it is given up on only if it
+# died, used START_CPU seconds of CPU, or used none for a while once START_TIMEOUT passed.
+START_TIMEOUT = 60.0
+START_CPU = 60.0
+HARD_GRACE = 3.0  # seconds (of CPU time, or of wall-clock time) past a soft limit: killed
 _SIGNALS = {
     signal.SIGSEGV: "a segmentation fault", signal.SIGBUS: "a bus error",
     signal.SIGABRT: "an abort", signal.SIGFPE: "a floating-point exception",
@@ -60,7 +67,11 @@ class Sandbox:
         self.hello: dict = {}
         self.failure: SandboxFailure | None = None
         self.exit_info: dict | None = None
-        self.request_deadline = 0.0
+        self.cpu_measured = False  # False: /proc cannot show it, wall time stands in
+        self._last_cpu = 0.0
+        self._cpu_read_at = float("-inf")
+        self._started = 0.0
+        self._item_cpu_end = self._item_wall_end = 0.0
         self._to = self._from = None
 
     # -- life cycle
@@ -73,10 +84,13 @@ class Sandbox:
             os.close(to_r)
             os.close(from_w)
         self._to, self._from = to_w, from_r
+        self._started = time.monotonic()
+        self.cpu_measured = sandbox.cpu_seconds(self.pid) is not None
         _nonblocking(to_w)
         _nonblocking(from_r)
         try:
-            _, payload = frames.read_frame(self._from, time.monotonic() + START_TIMEOUT,
+            patience = Patience(self.pid, START_TIMEOUT, START_CPU)
+            _, payload = frames.read_frame(self._from, patience,
                                            {b"H": frames.MAX_JSON_BYTES})
             self.hello = frames.parse_json(payload)
         except SandboxFailure as exc:
@@ -108,6 +122,24 @@ class Sandbox:
     def alive(self) -> bool:
         return self.pid is not None and self.failure is None
 
+    def cpu_used(self, max_age: float = 0.0) -> float:
+        """Seconds of CPU time used by the worker and what it started (wall time since its
+        start where /proc cannot show it); ``max_age``: a reading that many seconds old
+        will do (back-to-back channel requests need not each read /proc)."""
+        now = time.monotonic()
+        if not self.cpu_measured:
+            return now - self._started
+        if self.pid is not None and now - self._cpu_read_at >= max_age:
+            used = sandbox.cpu_seconds(self.pid)
+            if used is not None:
+                self._last_cpu, self._cpu_read_at = max(used, self._last_cpu), now
+        return self._last_cpu
+
+    def _deadline(self, cpu_end: float, wall_end: float) -> CpuDeadline:
+        """The hard limit on a request whose soft limits end at ``cpu_end`` (CPU time used)
+        and ``wall_end`` (time.monotonic())."""
+        return CpuDeadline(self.cpu_used, cpu_end + HARD_GRACE, wall_end + HARD_GRACE)
+
     def _fail(self, exc: SandboxFailure) -> SandboxFailure:
         """The worker is unusable: kill it now, remember why."""
         self.failure = exc
@@ -122,46 +154,57 @@ class Sandbox:
         try:
             return fn()
         except SandboxTimeout as exc:
-            if getattr(exc, "soft", False):
+            if exc.soft:
                 raise
-            raise self._fail(SandboxTimeout(str(exc))) from None
+            raise self._fail(SandboxTimeout(str(exc), exc.limit)) from None
         except SandboxFailure as exc:
             self._fail(exc)
             raise SandboxCrashed(f"the notebook's process {describe_exit(self.exit_info)}"
                                  ) from None
 
     # -- cells
-    def run_cell(self, source: str, timeout: float) -> dict:
-        """Run one cell with a soft ``timeout``; a validated ``{status, error, output,
-        dropped, seconds}``. Raises SandboxTimeout / SandboxCrashed if the worker is lost."""
+    def run_cell(self, source: str, timeout: float, wall: float) -> dict:
+        """Run one cell with soft limits of ``timeout`` seconds of CPU time and ``wall``
+        seconds; a validated ``{status, error, output, dropped, seconds, cpu_seconds,
+        limit}``. Raises SandboxTimeout / SandboxCrashed if the worker is lost."""
         def go():
-            start = time.monotonic()
-            deadline = start + timeout + HARD_GRACE
-            request = json.dumps({"source": source, "timeout": timeout}).encode()
-            frames.write_frame(self._to, b"R", request, deadline)
+            start, cpu_start = time.monotonic(), self.cpu_used()
+            deadline = self._deadline(cpu_start + timeout, start + wall)
+            request = json.dumps({"source": source, "timeout": timeout, "wall": wall})
+            frames.write_frame(self._to, b"R", request.encode(), deadline)
             _, payload = frames.read_frame(self._from, deadline, {b"D": frames.MAX_JSON_BYTES})
             result = _cell_result(frames.parse_json(payload))
-            result["seconds"] = time.monotonic() - start  # measured here, not reported there
+            # measured here, not reported there
+            result["seconds"] = time.monotonic() - start
+            result["cpu_seconds"] = self.cpu_used() - cpu_start
             return result
 
         return self._guard(go)
 
     # -- the channel transport
+    def begin_item(self, cpu: float, wall: float) -> None:
+        """The channel requests that follow share ``cpu`` seconds of the worker's CPU time
+        and ``wall`` seconds of wall-clock time (one graded item's checks)."""
+        self._item_cpu_end = self.cpu_used() + cpu
+        self._item_wall_end = time.monotonic() + wall
+
     def request(self, data: bytes) -> bytes:
         def go():
-            left = self.request_deadline - time.monotonic()
-            if left <= 0:
-                exc = SandboxTimeout("no time left for this item")
-                exc.soft = True
-                raise exc
-            deadline = time.monotonic() + left + HARD_GRACE
-            frames.write_frame(self._to, b"C", struct.pack("<d", left) + data, deadline)
+            used = self.cpu_used(max_age=frames.CPU_POLL / 5)
+            cpu = self._item_cpu_end - used
+            wall = self._item_wall_end - time.monotonic()
+            if cpu <= 0 or wall <= 0:
+                raise SandboxTimeout("no time left for this item",
+                                     "cpu" if cpu <= 0 else "wall", soft=True)
+            deadline = self._deadline(self._item_cpu_end, self._item_wall_end)
+            frames.write_frame(self._to, b"C", REQUEST_LIMITS.pack(cpu, wall) + data,
+                               deadline)
             kind, payload = frames.read_frame(self._from, deadline,
-                                              {b"A": MAX_MESSAGE_BYTES, b"T": 0})
+                                              {b"A": MAX_MESSAGE_BYTES, b"T": 16})
             if kind == b"T":
-                exc = SandboxTimeout("the student's code did not return in time")
-                exc.soft = True
-                raise exc
+                limit = "wall" if payload == b"wall" else "cpu"
+                raise SandboxTimeout("the student's code did not return in time", limit,
+                                     soft=True)
             return payload
 
         return self._guard(go)
@@ -175,8 +218,10 @@ def _cell_result(raw: dict) -> dict:
     error = raw.get("error")
     seconds = raw.get("seconds")
     dropped = raw.get("dropped")
+    limit = raw.get("limit")
     return {
         "status": status,
+        "limit": limit if limit in ("cpu", "wall") else None,
         "error": error[:1000] if isinstance(error, str) else None,
         "output": text[:20000] if isinstance(text, str) else "",
         "dropped": dropped if type(dropped) is int and dropped >= 0 else 0,

@@ -7,8 +7,10 @@ then serves :class:`~autograder.channel.ObjectServer` requests against the noteb
 namespace. Nothing here is trusted by the grader: student code can patch any of it, and
 the worst it can do is answer wrongly, which costs only the student.
 
-Each cell and each request runs under a soft timer that interrupts it; the grader also
-keeps a hard deadline and kills the process when the soft one is defeated.
+Each cell and each request runs under two soft timers that interrupt it: one on this
+process's CPU time (``ITIMER_PROF``: the student's work, however busy the machine is) and a
+much later one on wall-clock time (``ITIMER_REAL``: code that sleeps or blocks). The grader
+keeps hard limits on both and kills the process when the soft ones are defeated.
 """
 
 from __future__ import annotations
@@ -25,14 +27,47 @@ from . import frames
 from .channel import ObjectServer, _error_payload, pack
 
 OUTPUT_LIMIT = 8 * 1024  # characters of a cell's output kept for feedback
+REQUEST_LIMITS = struct.Struct("<dd")  # before a channel request: its CPU and wall limits
 
 
 class CellTimeout(BaseException):
-    """Raised by the soft timer inside student code."""
+    """Raised by a soft timer inside student code; ``args[0]`` is "cpu" or "wall"."""
 
 
-def _on_alarm(signum, frame):
-    raise CellTimeout()
+_cpu_end: float | None = None  # time.process_time() at which the current budget ends
+
+
+def _on_timer(signum, frame):
+    if signum == signal.SIGPROF and _cpu_end is not None:
+        # ITIMER_PROF counts sampled ticks, and fires up to ~15% early on a busy machine:
+        # the process's precise CPU clock decides
+        left = _cpu_end - time.process_time()
+        if left > 0.01:
+            signal.setitimer(signal.ITIMER_PROF, left)
+            return
+    raise CellTimeout("cpu" if signum == signal.SIGPROF else "wall")
+
+
+def _install_timers() -> dict:
+    return {sig: signal.signal(sig, _on_timer) for sig in (signal.SIGPROF, signal.SIGALRM)}
+
+
+def _arm(cpu: float, wall: float) -> None:
+    global _cpu_end
+    _cpu_end = time.process_time() + cpu
+    signal.setitimer(signal.ITIMER_PROF, max(cpu, 0.001))
+    signal.setitimer(signal.ITIMER_REAL, max(wall, 0.001))
+
+
+def _disarm() -> None:
+    global _cpu_end
+    signal.setitimer(signal.ITIMER_PROF, 0)
+    signal.setitimer(signal.ITIMER_REAL, 0)
+    _cpu_end = None
+
+
+def _limit_of(exc: BaseException) -> str:
+    return exc.args[0] if exc.args and exc.args[0] in ("cpu", "wall") else "cpu"
 
 
 class CappedOutput(io.TextIOBase):
@@ -77,12 +112,13 @@ def make_shell():
 def warm_up(shell) -> None:
     """Run a cell and format a traceback once, so that workers do not pay for the lazy
     imports behind them (a fresh worker's first error costs ~0.5 s otherwise)."""
-    previous = signal.signal(signal.SIGALRM, _on_alarm)
+    previous = _install_timers()
     try:
         for source in ("None", "raise ValueError('warm-up')"):
-            run_cell(shell, source, 60)
+            run_cell(shell, source, 60, 600)
     finally:
-        signal.signal(signal.SIGALRM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     shell.user_ns.pop("_", None)
 
 
@@ -94,32 +130,33 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}"[:1000]
 
 
-def run_cell(shell, source: str, timeout: float) -> dict:
+def run_cell(shell, source: str, cpu: float, wall: float) -> dict:
+    """Run one cell with soft limits of ``cpu`` seconds of CPU time and ``wall`` seconds."""
     out = CappedOutput()
     saved = sys.stdout, sys.stderr
     sys.stdout = sys.stderr = out
     start = time.perf_counter()
-    status, error = "ok", None
+    status, error, limit = "ok", None, None
     try:
-        signal.setitimer(signal.ITIMER_REAL, max(timeout, 0.001))
+        _arm(cpu, wall)
         try:
             result = shell.run_cell(source, store_history=False)
         finally:
-            signal.setitimer(signal.ITIMER_REAL, 0)
+            _disarm()
         exc = result.error_in_exec or result.error_before_exec
         if isinstance(exc, CellTimeout):
-            status = "timeout"
+            status, limit = "timeout", _limit_of(exc)
         elif exc is not None:
             status, error = "error", _describe(exc)
-    except CellTimeout:
-        status = "timeout"
+    except CellTimeout as exc:
+        status, limit = "timeout", _limit_of(exc)
     except BaseException as exc:  # noqa: BLE001 - student code may raise anything
         status, error = "error", _describe(exc)
     finally:
         sys.stdout, sys.stderr = saved
     _close_figures()
     return {"status": status, "error": error, "output": out.text(), "dropped": out.dropped,
-            "seconds": time.perf_counter() - start}
+            "seconds": time.perf_counter() - start, "limit": limit}
 
 
 def _close_figures() -> None:
@@ -132,17 +169,18 @@ def _close_figures() -> None:
             pass
 
 
-def answer(server: ObjectServer, data: bytes, timeout: float) -> tuple[bytes, bytes]:
+def answer(server: ObjectServer, data: bytes, cpu: float, wall: float
+           ) -> tuple[bytes, bytes]:
     saved = sys.stdout, sys.stderr
     sys.stdout = sys.stderr = CappedOutput(0)
     try:
-        signal.setitimer(signal.ITIMER_REAL, max(timeout, 0.001))
+        _arm(cpu, wall)
         try:
             return b"A", server.handle(data)
         finally:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-    except CellTimeout:
-        return b"T", b""
+            _disarm()
+    except CellTimeout as exc:
+        return b"T", _limit_of(exc).encode()
     except BaseException as exc:  # noqa: BLE001 - SystemExit and friends from student code
         return b"A", pack({"error": _error_payload(exc)}, [])
     finally:
@@ -151,7 +189,7 @@ def answer(server: ObjectServer, data: bytes, timeout: float) -> tuple[bytes, by
 
 def serve(fd_in: int, fd_out: int, shell, hello: dict) -> None:
     """The worker's loop; never returns (the process exits when the grader is done)."""
-    signal.signal(signal.SIGALRM, _on_alarm)
+    _install_timers()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     server = ObjectServer(shell.user_ns)
     owner = os.getpid()
@@ -164,10 +202,11 @@ def serve(fd_in: int, fd_out: int, shell, hello: dict) -> None:
         if kind == b"R":
             request = json.loads(payload)
             reply = b"D", json.dumps(run_cell(shell, request["source"],
-                                              float(request["timeout"]))).encode()
+                                              float(request["timeout"]),
+                                              float(request["wall"]))).encode()
         elif kind == b"C":
-            (timeout,) = struct.unpack_from("<d", payload)
-            reply = answer(server, payload[8:], timeout)
+            cpu, wall = REQUEST_LIMITS.unpack_from(payload)
+            reply = answer(server, payload[REQUEST_LIMITS.size:], cpu, wall)
         else:
             continue
         if os.getpid() != owner:  # a child the student's code forked: it must not answer

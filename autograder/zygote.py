@@ -10,7 +10,10 @@ answers three requests on a Unix socket: ``spawn`` (fork a worker wired to two p
 grader passes along), ``finish`` (kill a worker and everything it started, return how it
 ended and what it used) and ``exit``.
 
-:class:`Zygote` is the grader's handle on it.
+:class:`Zygote` is the grader's handle on it. It never gives up on a zygote because the
+machine is slow: it waits as long as the zygote is alive and either uses CPU or is within a
+generous wall-clock ceiling (:class:`~autograder.frames.Patience`), and reports a dead or
+stuck zygote as one :class:`ZygoteError`.
 """
 
 from __future__ import annotations
@@ -27,14 +30,24 @@ import time
 from pathlib import Path
 
 from . import sandbox
+from .frames import Patience, SandboxCrashed, SandboxFailure
 
 _MAX_MESSAGE = 1 << 20
+# (wall-clock ceiling, CPU budget) in seconds of a wait on the zygote: past the ceiling, a
+# zygote that used no CPU for a minute is stuck; one that used the budget is in a loop.
+WARM_UP_PATIENCE = (300.0, 600.0)  # imports, then sandboxes tried in throw-away children
+REQUEST_PATIENCE = (60.0, 120.0)  # spawn, finish
+EXIT_PATIENCE = (30.0, 30.0)  # after that the zygote is killed (its workers die with it)
+SEND_TIMEOUT = 60.0  # a request is one datagram: the socket only blocks if it is full
 
 
 # --------------------------------------------------------------------------- grader side
 
 class ZygoteError(RuntimeError):
     """The zygote could not be started or stopped answering (a grader-side failure)."""
+
+
+_EXITED = "the zygote exited; see sandbox.log in the output folder"
 
 
 class Zygote:
@@ -80,38 +93,52 @@ class Zygote:
         self._configured = False
         return self.ready() if wait else self
 
-    def ready(self, timeout: float = 300) -> Zygote:
-        """Wait until the zygote has warmed up and measured what isolation works here."""
+    def ready(self, timeout: float = WARM_UP_PATIENCE[0]) -> Zygote:
+        """Wait until the zygote has warmed up and measured what isolation works here
+        (``timeout``: the wall-clock ceiling past which a zygote using no CPU is stuck)."""
         if not self._configured:
-            reply = self._reply(timeout)
+            reply = self._reply((timeout, WARM_UP_PATIENCE[1]))
             self.features = reply["features"]
             self.notes = reply.get("notes", [])
             self.trial_probe = reply.get("probe")
             self._configured = True
         return self
 
-    def _request(self, message: dict, fds=(), timeout: float = 60) -> dict:
+    def _request(self, message: dict, fds=(), patience: tuple | None = None) -> dict:
         if self._sock is None:
             raise ZygoteError("the zygote is not running")
         try:
-            self._sock.settimeout(timeout)
+            self._sock.settimeout(SEND_TIMEOUT)
             socket.send_fds(self._sock, [json.dumps(message).encode()], list(fds))
+        except (BrokenPipeError, ConnectionResetError):
+            raise ZygoteError(_EXITED) from None
         except OSError as exc:
             raise ZygoteError(f"the zygote stopped answering: {exc}") from None
-        return self._reply(timeout)
+        return self._reply(patience or REQUEST_PATIENCE)
 
-    def _reply(self, timeout: float) -> dict:
-        try:
-            self._sock.settimeout(timeout)
-            data, _, _, _ = socket.recv_fds(self._sock, _MAX_MESSAGE, 0)
-        except OSError as exc:
-            raise ZygoteError(f"the zygote stopped answering: {exc}") from None
+    def _reply(self, patience: tuple[float, float]) -> dict:
+        data = self._receive(Patience(self._proc.pid, *patience))
         if not data:
-            raise ZygoteError("the zygote exited; see sandbox.log in the output folder")
+            raise ZygoteError(_EXITED)
         reply = json.loads(data)
         if "error" in reply:
             raise ZygoteError(reply["error"])
         return reply
+
+    def _receive(self, patience: Patience) -> bytes:
+        """The zygote's next message, waiting as long as ``patience`` allows."""
+        try:
+            while True:
+                self._sock.settimeout(patience.check("it did not answer"))
+                try:
+                    data, _, _, _ = socket.recv_fds(self._sock, _MAX_MESSAGE, 0)
+                    return data
+                except TimeoutError:
+                    continue
+        except SandboxCrashed:
+            raise ZygoteError(_EXITED) from None
+        except (SandboxFailure, OSError) as exc:
+            raise ZygoteError(f"the zygote stopped answering: {exc}") from None
 
     def spawn(self, limits: dict, fds: list[int]) -> int:
         """Fork a worker that reads requests on ``fds[0]`` and writes on ``fds[1]``."""
@@ -121,24 +148,30 @@ class Zygote:
     def finish(self, pid: int) -> dict:
         """Kill worker ``pid`` and everything it started; how it ended and what it used."""
         with self._lock:
-            return self._request({"op": "finish", "pid": pid}, timeout=120)
+            return self._request({"op": "finish", "pid": pid})
 
     def close(self) -> None:
         with self._lock:
             if self._sock is not None:
                 try:
-                    self._request({"op": "exit"}, timeout=30)
+                    self._request({"op": "exit"}, patience=EXIT_PATIENCE)
                 except (ZygoteError, ValueError):
                     pass
                 self._sock.close()
                 self._sock = None
             if self._proc is not None:
-                try:
-                    self._proc.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    self._proc.kill()
-                    self._proc.wait()
+                self._wait_exit()
                 self._proc = None
+
+    def _wait_exit(self) -> None:
+        patience = Patience(self._proc.pid, *EXIT_PATIENCE)
+        while self._proc.poll() is None:
+            try:
+                time.sleep(min(patience.check("it did not exit"), 0.1))
+            except SandboxFailure:
+                self._proc.kill()
+                break
+        self._proc.wait()
 
 
 def _zygote_env(base_dir: Path) -> dict:

@@ -1,10 +1,9 @@
 """The instructor's path through nbgrader, as real processes: helpers for
 ``tests/test_instructor_path.py``.
 
-* :class:`Course`: a course directory in a temporary folder (``course-grade init`` once it
-  exists, else a copy of the kit's ``nbgrader_config.py`` and one source), with nbgrader's
-  exchange in a temporary folder of its own, and the venv's ``nbgrader`` and
-  ``course-grade`` run in it with HOME pointed at a temporary home;
+* :class:`Course`: a course directory made by ``course-grade init`` in a temporary folder,
+  with nbgrader's exchange in a temporary folder of its own, and the venv's ``nbgrader``
+  and ``course-grade`` run in it with HOME pointed at a temporary home;
 * :class:`Student`: a student with a home and working folder of their own, who fetches,
   fills in and submits through the same exchange (``--student`` names them);
 * :class:`Formgrader`: the venv's JupyterLab, with nbgrader's server extension, serving the
@@ -21,7 +20,6 @@ import json
 import os
 import re
 import secrets
-import shutil
 import signal
 import socket
 import subprocess
@@ -91,14 +89,6 @@ def parse_timestamp(text: str) -> datetime:
     return datetime.strptime(stamp[:-4], "%Y-%m-%d %H:%M:%S.%f")
 
 
-def has_init_command() -> bool:
-    """Whether ``course-grade init`` exists yet (it is being written)."""
-    from autograder import cli
-
-    sub = next(a for a in cli.build_parser()._actions if a.dest == "command")
-    return "init" in sub.choices
-
-
 class Course:
     """An nbgrader course directory in ``base/course`` with its exchange in ``base/exchange``."""
 
@@ -110,15 +100,7 @@ class Course:
         self.home.mkdir()
         self.exchange.mkdir()
         self.exchange.chmod(0o777)  # as nbgrader asks of a shared exchange
-        if has_init_command():
-            self.course_grade("init", self.root, cwd=base, timeout=120,
-                              label="course-grade init")
-            self.made_by = "course-grade init"
-        else:
-            self.root.mkdir()
-            shutil.copy(config.KIT_DIR / "nbgrader_config.py", self.root)
-            shutil.copytree(config.KIT_DIR / "source" / nb_id, self.root / "source" / nb_id)
-            self.made_by = "a copy of the kit (course-grade init does not exist yet)"
+        self.course_grade("init", self.root, cwd=base, timeout=120)
         assert (self.root / "source" / nb_id / f"{nb_id}.ipynb").is_file()
         with open(self.root / "nbgrader_config.py", "a") as f:
             f.write("\n# Added by the instructor-path test: a private exchange.\n"

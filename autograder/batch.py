@@ -300,7 +300,7 @@ def _grade(todo, specs, options, where, db, version, batch, engine_factory, late
             bar.update(1)
     except KeyboardInterrupt:
         batch.interrupted = True
-        db.gb.db.rollback()
+        db.rollback()
     finally:
         signal.signal(signal.SIGTERM, previous)
         if bar is not None:

@@ -56,6 +56,7 @@ def _autograde(args) -> int:
 def _export(args) -> int:
     if not _have("nbformat", "nbgrader"):
         return 2
+    _fast_start()
     from . import batch, coursedir, export, roster, store
     from .grade import load_course
 
@@ -112,6 +113,7 @@ def _where(args, coursedir):
 def _init(args) -> int:
     if not _have("nbgrader"):
         return 2
+    _fast_start()
     from . import coursedir
 
     try:
@@ -129,6 +131,7 @@ def _init(args) -> int:
 def _feedback(args) -> int:
     if not _have("nbformat", "nbconvert", "nbgrader"):
         return 2
+    _fast_start()
     from . import coursedir, feedback, store
 
     try:
@@ -249,6 +252,26 @@ def _fast_start() -> None:
     # grammar at import (3 s of CPU); it only validates "iri" formats, which notebooks
     # never use. Without it, jsonschema simply skips that format.
     sys.modules.setdefault("rfc3987_syntax", None)
+    _lean_nbgrader()
+
+
+def _lean_nbgrader() -> None:
+    """Import nbgrader's modules without its package ``__init__``, which loads its Jupyter
+    server extensions (jupyter_server, tornado: about a third of a re-run's time here, for a
+    web server this command never starts). ``nbgrader.api``, ``coursedir``, ``utils`` and the
+    preprocessors are imported as usual."""
+    import importlib.util
+    import types
+
+    if "nbgrader" in sys.modules:
+        return
+    spec = importlib.util.find_spec("nbgrader")
+    if spec is None or not spec.submodule_search_locations:
+        return
+    package = types.ModuleType("nbgrader")
+    package.__path__ = list(spec.submodule_search_locations)
+    package.__file__, package.__spec__, package.__package__ = spec.origin, spec, "nbgrader"
+    sys.modules["nbgrader"] = package
 
 
 def _have(*modules: str) -> bool:

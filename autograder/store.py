@@ -1,4 +1,4 @@
-"""The results store: nbgrader's gradebook, written through nbgrader's own API.
+"""The results store: nbgrader's gradebook, written through nbgrader's own API and models.
 
 nbgrader's gradebook (any SQLAlchemy URL: a course's SQLite ``gradebook.db`` by default,
 PostgreSQL for a course graded on many machines) is the system of record. For each graded
@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import warnings
 from dataclasses import dataclass
 
 from sqlalchemy import (
@@ -37,7 +36,6 @@ from sqlalchemy import (
     insert,
     select,
 )
-from sqlalchemy.exc import SAWarning
 
 RESULTS = MetaData()
 RESULT_TABLE = Table(
@@ -88,6 +86,7 @@ class Store:
         from sqlalchemy.exc import SQLAlchemyError
 
         self.db_url = db_url
+        self._students: set[str] | None = None
         _alembic_on_path()
         try:
             self.gb = Gradebook(db_url, course_id=course_id)
@@ -185,14 +184,8 @@ class Store:
 
         gb, student, notebook = self.gb, result.student_id, result.notebook
         try:
-            gb.update_or_create_student(student)
-            kwargs = {"timestamp": timestamp} if timestamp is not None else {}
-            with warnings.catch_warnings():
-                # nbgrader's add_submission builds its rows before adding them to the session
-                # (harmless SQLAlchemy 2 warnings; nbgrader's own autograde prints them too)
-                warnings.simplefilter("ignore", SAWarning)
-                gb.update_or_create_submission(assignment, student, **kwargs)
-            nb = gb.find_submission_notebook(notebook, assignment, student)
+            submission = self._submission(assignment, student, timestamp)
+            nb = next(n for n in submission.notebooks if n.name == notebook)
             grades = {g.name: g for g in nb.grades}
             comments = {c.name: c for c in nb.comments}
             messages: dict[str, list[str]] = {}
@@ -237,8 +230,51 @@ class Store:
             gb.db.commit()
         except SQLAlchemyError as exc:
             gb.db.rollback()
+            self._students = None
             raise StoreError(f"could not write {student}/{notebook} to the gradebook "
                              f"({_one_line(exc)})") from None
+
+    def _submission(self, assignment: str, student: str, timestamp):
+        """The student's submitted assignment, created with every notebook, grade and comment
+        row of the assignment (as ``Gradebook.add_submission`` makes them), but not committed:
+        it is written in the same transaction as the grades, so a submission is never seen
+        half made (and one commit per notebook keeps SQLite's cost per notebook low)."""
+        from nbgrader import api, utils
+
+        gb = self.gb
+        if self._students is None:
+            self._students = {s.id for s in gb.students}
+        if student not in self._students:
+            gb.db.add(api.Student(id=student))
+            self._students.add(student)
+        stamp = utils.parse_utc(timestamp) if timestamp is not None else None
+        try:
+            submission = gb.find_submission(assignment, student)
+        except api.MissingEntry:
+            with gb.db.no_autoflush:
+                submission = api.SubmittedAssignment(
+                    assignment=gb.find_assignment(assignment),
+                    student=gb.db.get(api.Student, student), timestamp=stamp)
+                for notebook in submission.assignment.notebooks:
+                    nb = api.SubmittedNotebook(notebook=notebook, assignment=submission)
+                    for cell in notebook.grade_cells:
+                        api.Grade(cell_id=cell.id, notebook=nb)
+                    for cell in notebook.solution_cells:
+                        api.Comment(cell_id=cell.id, notebook=nb)
+                    for cell in notebook.task_cells:
+                        api.Comment(cell_id=cell.id, notebook=nb)
+                        api.Grade(cell_id=cell.id, notebook=nb)
+                gb.db.add(submission)
+                gb.db.flush()
+        else:
+            if stamp is not None:
+                submission.timestamp = stamp
+        return submission
+
+    def rollback(self) -> None:
+        """Forget a commit interrupted half way (nothing of it reached the database)."""
+        self.gb.db.rollback()
+        self._students = None
 
     def results(self) -> list[Stored]:
         t = RESULT_TABLE
@@ -251,22 +287,40 @@ class Store:
 
     def scores(self) -> dict[tuple[str, str, str, str], dict]:
         """``{(student, assignment, notebook, item): {auto_score, manual_score, extra_credit,
-        needs_manual_grade, late_penalty, manual_comment}}`` from nbgrader's tables, for
-        every submitted notebook (what the formgrader shows, manual grades included)."""
+        needs_manual_grade, late_penalty, manual_comment, timestamp}}`` from nbgrader's
+        tables for every submitted notebook: what the formgrader shows, manual grades
+        included (two queries, however large the class)."""
+        from nbgrader.api import (
+            Assignment,
+            BaseCell,
+            Comment,
+            Grade,
+            Notebook,
+            SubmittedAssignment,
+            SubmittedNotebook,
+        )
+
+        def joined(*columns, table):
+            return (select(SubmittedAssignment.student_id, Assignment.name, Notebook.name,
+                           BaseCell.name, *columns)
+                    .join(SubmittedNotebook, table.notebook_id == SubmittedNotebook.id)
+                    .join(SubmittedAssignment,
+                          SubmittedNotebook.assignment_id == SubmittedAssignment.id)
+                    .join(Assignment, SubmittedAssignment.assignment_id == Assignment.id)
+                    .join(Notebook, SubmittedNotebook.notebook_id == Notebook.id)
+                    .join(BaseCell, table.cell_id == BaseCell.id))
+
+        comments = {tuple(r[:4]): r[4] for r in self.gb.db.execute(
+            joined(Comment.manual_comment, table=Comment))}
         out = {}
-        for assignment in self.gb.assignments:
-            for sub in assignment.submissions:
-                for nb in sub.notebooks:
-                    comments = {c.name: c.manual_comment for c in nb.comments}
-                    for g in nb.grades:
-                        out[(sub.student.id, assignment.name, nb.name, g.name)] = {
-                            "auto_score": g.auto_score, "manual_score": g.manual_score,
-                            "extra_credit": g.extra_credit,
-                            "needs_manual_grade": bool(g.needs_manual_grade),
-                            "late_penalty": nb.late_submission_penalty or 0.0,
-                            "manual_comment": comments.get(g.name),
-                            "timestamp": sub.timestamp,
-                        }
+        query = joined(Grade.auto_score, Grade.manual_score, Grade.extra_credit,
+                       Grade.needs_manual_grade, SubmittedNotebook.late_submission_penalty,
+                       SubmittedAssignment.timestamp, table=Grade)
+        for r in self.gb.db.execute(query):
+            key = tuple(r[:4])
+            out[key] = {"auto_score": r[4], "manual_score": r[5], "extra_credit": r[6],
+                        "needs_manual_grade": bool(r[7]), "late_penalty": r[8] or 0.0,
+                        "timestamp": r[9], "manual_comment": comments.get(key)}
         return out
 
     def students(self) -> dict[str, dict]:

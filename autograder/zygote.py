@@ -43,8 +43,10 @@ SEND_TIMEOUT = 60.0  # a request is one datagram: the socket only blocks if it i
 
 # --------------------------------------------------------------------------- grader side
 
-class ZygoteError(RuntimeError):
-    """The zygote could not be started or stopped answering (a grader-side failure)."""
+class ZygoteError(ConnectionError):
+    """The zygote could not be started or stopped answering (a grader-side failure). An
+    OSError, as a broken connection to a helper process is: the command line reports it
+    in one line."""
 
 
 _EXITED = "the zygote exited; see sandbox.log in the output folder"

@@ -134,6 +134,7 @@ def test_a_stuck_zygote_is_given_up_on_in_one_line(tmp_path, monkeypatch):
             Sandbox(z, Options().limits()).start()
         message = str(caught.value)
         assert "\n" not in message and "used no CPU" in message, message
+        assert isinstance(caught.value, OSError)  # the command line prints it in one line
     finally:
         os.kill(pid, signal.SIGKILL)
         z._proc.wait()

@@ -15,6 +15,7 @@ import copy
 import os
 import re
 import tempfile
+import textwrap
 from pathlib import Path
 
 import nbformat
@@ -49,10 +50,21 @@ def _outputs(run: dict | None) -> list:
     return outputs
 
 
+def _wrap(text: str, width: int = 100) -> str:
+    """Long check messages wrapped to the output box (code-like lines kept as they are)."""
+    out = []
+    for line in text.splitlines():
+        if len(line) <= width or line.startswith((" ", "\t")):
+            out.append(line)
+        else:
+            out += textwrap.wrap(line, width, break_long_words=False) or [""]
+    return "\n".join(out)
+
+
 def _verdict_output(row) -> list:
     head = (f"{row.item}: {'to be graded by hand' if row.points is None else f'{row.points:g}'}"
             f" / {row.max_points:g} points, {row.status}")
-    text = head if row.status == "passed" else f"{head}\n{row.detail or row.message}"
+    text = head if row.status == "passed" else f"{head}\n{_wrap(row.detail or row.message)}"
     return [nbformat.v4.new_output("stream", name="stdout", text=text + "\n")]
 
 
@@ -82,6 +94,8 @@ def build(result, spec, source_nb):
                 origin = "student"
             elif roles.get(shown.key) == "exercise":
                 origin = "student"
+            if run is not None:  # In [n]: the grader ran it, n-th; In [ ]: it did not
+                cell.execution_count = shown.run + 1
             if run and run["status"] != "ok":
                 cell.metadata["course_grade_run"] = {"status": run["status"],
                                                      "error": run.get("error")}

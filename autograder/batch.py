@@ -84,6 +84,7 @@ class Batch:
     notes: list[str]
     out: Path
     rows: list[GradedRow] = field(default_factory=list)  # every item, from the gradebook
+    grader_failures: list[NotebookResult] = field(default_factory=list)  # not committed
     skipped: int = 0  # unchanged since they were graded
     planned: int = 0  # notebooks this run set out to grade
     interrupted: bool = False
@@ -292,6 +293,11 @@ def _grade(todo, specs, options, where, db, version, batch, engine_factory, late
         bar = _progress(len(todo), options.progress)
         for res in engine.run(todo):
             task = by_key[(res.student_id, res.notebook)]
+            if _grader_side(res):  # the grader's fault, not the student's: never a 0
+                batch.grader_failures.append(res)
+                report.append_log(log_path, res.log)
+                bar.update(1)
+                continue
             with _signals_held():
                 _record(res, task, specs[res.notebook], sources[res.notebook], where, db,
                         version, late_penalty, autograded, report, log_path)
@@ -317,6 +323,14 @@ def _grade(todo, specs, options, where, db, version, batch, engine_factory, late
                             if r.log.get("isolation", {}).get("measured")), None) or \
         sandbox.describe(zygote.trial_probe, zygote.features)
     batch.notes = zygote.notes
+
+
+def _grader_side(res) -> bool:
+    """A notebook the grader could not grade for reasons of its own (a bug, a sandbox that
+    would not start): it is reported and left ungraded, so a re-run grades it."""
+    problems = [str(p) for p in res.log.get("problems") or []]
+    return res.log.get("status") == "grader error" or any(
+        p.startswith("the sandbox could not be started") for p in problems)
 
 
 def _record(res, task, spec, source_nb, where, db, version, late_penalty, autograded, report,

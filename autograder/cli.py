@@ -50,7 +50,7 @@ def _autograde(args) -> int:
         print(f"course-grade autograde: {exc}", file=sys.stderr)
         return 2
     print(report.summary_text(result))
-    return 0
+    return 1 if result.grader_failures else 0
 
 
 def _export(args) -> int:

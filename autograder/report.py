@@ -132,6 +132,14 @@ def summary_text(batch, slowest: int = 3) -> str:
                      f"{str(problem).splitlines()[0][:140]}")
     if len(lost) + len(unreadable) > 8:
         lines.append(f"  ... and {len(lost) + len(unreadable) - 8} more in log.jsonl")
+    failures = getattr(batch, "grader_failures", [])
+    if failures:
+        lines.append(f"{len(failures)} notebooks were NOT graded because of a problem on the "
+                     "grader's side (not the students'); nothing was written for them. Fix "
+                     "the cause and run the same command again:")
+        for r in failures[:5]:
+            problem = (r.log.get("problems") or [r.log.get("status")])[0]
+            lines.append(f"  {r.student_id}/{r.notebook}: {str(problem).splitlines()[0][:160]}")
     # every decision is in warnings.txt; the screen shows what needs a look
     problems = [w for w in batch.warnings if not w.startswith("found:")]
     for w in problems[:5]:

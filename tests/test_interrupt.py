@@ -1,4 +1,5 @@
-"""Interruptions lose nothing: Ctrl-C or SIGTERM to ``course-grade autograde`` mid-batch.
+"""Interruptions lose nothing: Ctrl-C or SIGTERM to ``course-grade autograde`` mid-batch,
+or a grader process killed.
 
 The orchestrator stops its grader processes, zygote and sandboxed workers (none outlives
 it), keeps every notebook graded so far in the gradebook, exits with one clear line, and
@@ -140,3 +141,46 @@ def test_an_interrupted_batch_keeps_its_work_and_the_rerun_finishes_it(
     assert _scores(cd) == uninterrupted
     lines = (cd / "grades" / "grades.csv").read_text().splitlines()
     assert len(lines) == 1 + len(STUDENTS) * len(mc.POINTS)  # no row lost, none twice
+
+
+def _grader_slots(pid: int) -> list[int]:
+    """The orchestrator's grader processes (forks of it; the zygote is another program)."""
+    out = []
+    for child in _descendants(pid):
+        try:
+            cmdline = Path(f"/proc/{child}/cmdline").read_bytes()
+            ppid = int(Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError):
+            continue
+        if ppid == pid and b"autograder.zygote" not in cmdline:
+            out.append(child)
+    return out
+
+
+def test_a_grader_process_killed_mid_notebook_costs_no_points(template, uninterrupted,
+                                                              tmp_path):
+    """A grader-side failure (here its process killed) is reported and left ungraded, never
+    written as 0 points; the batch goes on, and the re-run grades what it missed."""
+    cd = _copy(template, tmp_path / "course")
+    proc = subprocess.Popen(_command(cd), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    log = cd / "grades" / "log.jsonl"
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline and proc.poll() is None:
+        if log.exists() and len(log.read_text().splitlines()) >= 2:
+            break
+        time.sleep(0.05)
+    slots = _grader_slots(proc.pid)
+    assert slots and proc.poll() is None
+    os.kill(slots[0], signal.SIGKILL)
+    out, err = proc.communicate(timeout=600)
+    assert proc.returncode == 1, out[-2000:] + err[-2000:]
+    assert "NOT graded because of a problem on the grader's side" in out
+    assert "the grader process died" in out
+    kept = _scores(cd)
+    assert kept == {k: v for k, v in uninterrupted.items() if k[0] in {s for s, _ in kept}}
+    assert len({s for s, _ in kept}) == len(STUDENTS) - 1  # the one being graded is missing
+    again = subprocess.run(_command(cd), capture_output=True, text=True, timeout=900)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "Graded 1 notebooks" in again.stdout
+    assert _scores(cd) == uninterrupted

@@ -123,13 +123,14 @@ def load_course(source_dir: Path | None = None) -> dict[str, NotebookSpec]:
 class _Runner:
     """The sandboxed worker(s) of one notebook: starting, running cells, starting over.
 
-    The notebook's budget is ``timeout_notebook`` seconds of its workers' CPU time (all of
-    them: retries and restarts included) and a wall-clock ceiling ``wall_deadline``."""
+    The notebook's budget is ``timeout_notebook`` seconds of its workers' CPU time and the
+    wall-clock ceiling of that, spent waiting on them (all of them: retries and restarts
+    included; starting workers and running checks are the grader's time, not the
+    student's)."""
 
-    def __init__(self, zygote: Zygote, plan: Assembled, options: Options,
-                 wall_deadline: float):
+    def __init__(self, zygote: Zygote, plan: Assembled, options: Options):
         self.zygote, self.plan, self.options = zygote, plan, options
-        self.wall_deadline = wall_deadline
+        self.waited_before = 0.0  # by the workers already retired
         self.sb: Sandbox | None = None
         self.bad: set[int] = set()
         self.retried: set[int] = set()
@@ -159,7 +160,9 @@ class _Runner:
         return self.options.timeout_notebook - self.cpu_used()
 
     def wall_left(self) -> float:
-        return self.wall_deadline - time.monotonic()
+        """Seconds of waiting on the notebook's workers left to it."""
+        waited = self.waited_before + (self.sb.waited if self.sb is not None else 0.0)
+        return self.options.wall_ceiling(self.options.timeout_notebook) - waited
 
     def budget(self) -> tuple[float, float] | None:
         """(CPU, wall) seconds for the next cell or item; None, and ``out_of_time`` set,
@@ -182,6 +185,7 @@ class _Runner:
             info = self.sb.close() if self.sb.pid is not None else self.sb.exit_info
             if info:
                 self.exits.append(info)
+            self.waited_before += self.sb.waited
             self.sb = None
 
     def fresh(self) -> None:
@@ -452,7 +456,7 @@ def grade_notebook(zygote: Zygote, spec: NotebookSpec, student: str, path: Path 
                    seconds={"total": time.monotonic() - t0})
         return NotebookResult(student, spec.notebook, everything("error", message), log)
     plan = submissions.assemble(spec, cells)
-    runner = _Runner(zygote, plan, options, t0 + options.wall_ceiling(options.timeout_notebook))
+    runner = _Runner(zygote, plan, options)
     try:
         runner.execute()
         t_cells = time.monotonic()

@@ -31,6 +31,7 @@ import platform
 import resource
 import signal
 import socket
+import threading
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWUSER = 0x10000000
@@ -415,6 +416,22 @@ def cpu_seconds(pid: int, descendants: bool = True) -> float | None:
                 total += sum(int(v) for v in child_fields[11:13]) / _TICK
                 todo.extend(_children(child))
     return total
+
+
+_schedstat: dict[int, int] = {}  # native thread id -> open /proc/.../schedstat
+
+
+def run_delay() -> float:
+    """Seconds the calling thread has spent runnable but waiting for a CPU (what a busy
+    machine costs it); 0 where the kernel does not keep schedstats."""
+    tid = threading.get_native_id()
+    fd = _schedstat.get(tid)
+    try:
+        if fd is None:
+            fd = _schedstat[tid] = os.open(f"/proc/self/task/{tid}/schedstat", os.O_RDONLY)
+        return int(os.pread(fd, 128, 0).split()[1]) / 1e9
+    except (OSError, ValueError, IndexError):
+        return 0.0
 
 
 def alive(pid: int) -> bool:

@@ -8,10 +8,14 @@ either way only this worker is affected.
 Time limits count the worker's CPU time (its own and that of every process it started),
 read from ``/proc`` while waiting on its pipe, so that a busy machine does not make honest
 code run out of time; a far larger wall-clock ceiling catches code that sleeps or blocks.
+That ceiling counts only the time spent waiting for the worker's answers (:attr:`Sandbox.
+waited`): not the grader's own work between them, nor its wait for a CPU once an answer is
+there, which a starved grader would otherwise charge to the student.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -72,6 +76,7 @@ class Sandbox:
         self._cpu_read_at = float("-inf")
         self._started = 0.0
         self._item_cpu_end = self._item_wall_end = 0.0
+        self.waited = 0.0  # wall-clock seconds spent waiting on the student's code
         self._to = self._from = None
 
     # -- life cycle
@@ -135,6 +140,16 @@ class Sandbox:
                 self._last_cpu, self._cpu_read_at = max(used, self._last_cpu), now
         return self._last_cpu
 
+    @contextlib.contextmanager
+    def _waiting(self):
+        """Count the time in this block, but for this thread's wait for a CPU, as waited."""
+        start, delay = time.monotonic(), sandbox.run_delay()
+        try:
+            yield
+        finally:
+            slow = sandbox.run_delay() - delay
+            self.waited += max(0.0, time.monotonic() - start - slow)
+
     def _deadline(self, cpu_end: float, wall_end: float) -> CpuDeadline:
         """The hard limit on a request whose soft limits end at ``cpu_end`` (CPU time used)
         and ``wall_end`` (time.monotonic())."""
@@ -171,8 +186,10 @@ class Sandbox:
             start, cpu_start = time.monotonic(), self.cpu_used()
             deadline = self._deadline(cpu_start + timeout, start + wall)
             request = json.dumps({"source": source, "timeout": timeout, "wall": wall})
-            frames.write_frame(self._to, b"R", request.encode(), deadline)
-            _, payload = frames.read_frame(self._from, deadline, {b"D": frames.MAX_JSON_BYTES})
+            with self._waiting():
+                frames.write_frame(self._to, b"R", request.encode(), deadline)
+                _, payload = frames.read_frame(self._from, deadline,
+                                               {b"D": frames.MAX_JSON_BYTES})
             result = _cell_result(frames.parse_json(payload))
             # measured here, not reported there
             result["seconds"] = time.monotonic() - start
@@ -184,23 +201,24 @@ class Sandbox:
     # -- the channel transport
     def begin_item(self, cpu: float, wall: float) -> None:
         """The channel requests that follow share ``cpu`` seconds of the worker's CPU time
-        and ``wall`` seconds of wall-clock time (one graded item's checks)."""
+        and ``wall`` seconds of waiting for it (one graded item's checks)."""
         self._item_cpu_end = self.cpu_used() + cpu
-        self._item_wall_end = time.monotonic() + wall
+        self._item_wall_end = self.waited + wall
 
     def request(self, data: bytes) -> bytes:
         def go():
             used = self.cpu_used(max_age=frames.CPU_POLL / 5)
             cpu = self._item_cpu_end - used
-            wall = self._item_wall_end - time.monotonic()
+            wall = self._item_wall_end - self.waited
             if cpu <= 0 or wall <= 0:
                 raise SandboxTimeout("no time left for this item",
                                      "cpu" if cpu <= 0 else "wall", soft=True)
-            deadline = self._deadline(self._item_cpu_end, self._item_wall_end)
-            frames.write_frame(self._to, b"C", REQUEST_LIMITS.pack(cpu, wall) + data,
-                               deadline)
-            kind, payload = frames.read_frame(self._from, deadline,
-                                              {b"A": MAX_MESSAGE_BYTES, b"T": 16})
+            deadline = self._deadline(self._item_cpu_end, time.monotonic() + wall)
+            with self._waiting():
+                frames.write_frame(self._to, b"C", REQUEST_LIMITS.pack(cpu, wall) + data,
+                                   deadline)
+                kind, payload = frames.read_frame(self._from, deadline,
+                                                  {b"A": MAX_MESSAGE_BYTES, b"T": 16})
             if kind == b"T":
                 limit = "wall" if payload == b"wall" else "cpu"
                 raise SandboxTimeout("the student's code did not return in time", limit,

@@ -6,6 +6,7 @@ Real workers forked from a real zygote, real sleeps and busy loops: no clock is 
 
 import os
 import signal
+import time
 
 import pytest
 
@@ -99,6 +100,21 @@ def test_an_items_requests_share_one_cpu_budget(worker):
     with pytest.raises(SandboxTimeout) as caught:
         spin(2 * CPU)  # only 0.8 left
     assert caught.value.limit == "cpu" and caught.value.soft and worker.alive
+
+
+def test_the_graders_own_time_is_not_charged_to_the_student(worker):
+    """An item's wall-clock ceiling counts the waits for the worker's answers only: a
+    grader that is slow (starved, or busy with a heavy check) between two calls costs the
+    student nothing."""
+    from autograder.channel import Client
+
+    worker.run_cell("def f():\n    return 1", CPU, 60)
+    f = Client(worker).ref("f")
+    worker.begin_item(CPU, 1.0)
+    assert f() == 1
+    time.sleep(1.5)  # the grader's own work between two calls
+    assert f() == 1
+    assert worker.waited < 1.0
 
 
 def test_the_wall_ceiling_follows_the_cpu_limit():

@@ -45,10 +45,11 @@ class Options:
     """How a class is graded. Time limits count the CPU time of the student's code (the
     sandboxed worker and every process it started), so that a busy machine costs no one
     points; each has a wall-clock ceiling, ``max(wall_factor x limit, limit + wall_slack)``,
-    that only code which sleeps or blocks reaches. A machine at load 25 on 2 cores gives a
-    normal-priority process about 1/12 of a core: at 10x, honest code that needs up to ~80%
-    of its CPU limit still finishes there, and a sleeping cell costs at most ten minutes
-    (at the default 60 s)."""
+    counted while the grader waits for the worker's answers, that only code which sleeps
+    or blocks reaches. A machine at load 25 on 2 cores gives a normal-priority process
+    about 1/12 of a core: at 10x, honest code that needs up to ~80% of its CPU limit still
+    finishes there, and a sleeping cell costs at most ten minutes (at the default 60 s);
+    the + 60 s keeps short limits (a few seconds, in tests) clear of scheduling noise."""
 
     workers: int = 2
     timeout_cell: float = 60.0  # CPU seconds per cell, and per graded item's checks

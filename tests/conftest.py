@@ -105,3 +105,16 @@ def mini_kit(tmp_path_factory):
         notebooks = {i: (course.read(course.source_path(i)), course.read(course.student_path(i)))
                      for i in ids}
     return root, notebooks
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """A real PostgreSQL server for this test session (tests/pg.py): its SQLAlchemy URL.
+    Fails, never skips, when PostgreSQL is not installed."""
+    from tests import pg
+
+    try:
+        with pg.throwaway_postgres() as url:
+            yield url
+    except pg.PostgresMissing as exc:
+        pytest.fail(str(exc), pytrace=False)

@@ -14,9 +14,22 @@ def _name(requirement: str) -> str:
     return re.split(r"[<>=!~ \[]", requirement.strip(), maxsplit=1)[0].lower().replace("_", "-")
 
 
+def _expand(project: dict, reqs: list[str]) -> list[str]:
+    """Requirements with the project's own extras (``course-kit[cluster,postgres]``) inlined."""
+    out = []
+    for r in reqs:
+        if _name(r) == project["name"]:
+            extras = re.search(r"\[(.*)\]", r).group(1).split(",")
+            out += _expand(project, [x for e in extras
+                                     for x in project["optional-dependencies"][e.strip()]])
+        else:
+            out.append(r)
+    return out
+
+
 def _pyproject_requirements() -> dict[str, str]:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    reqs = project["dependencies"] + project["optional-dependencies"]["dev"]
+    reqs = project["dependencies"] + _expand(project, project["optional-dependencies"]["dev"])
     return {_name(r): r.replace(" ", "") for r in reqs}
 
 
@@ -29,6 +42,17 @@ def _conda_requirements() -> dict[str, str]:
 
 def test_environment_yml_mirrors_pyproject():
     assert _conda_requirements() == _pyproject_requirements()
+
+
+def test_dask_and_postgres_are_extras_that_dev_installs_and_students_never_need():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    extras = project["optional-dependencies"]
+    runtime = {_name(r) for r in project["dependencies"]}
+    dev = {_name(r) for r in _expand(project, extras["dev"])}
+    assert {_name(r) for r in extras["cluster"]} == {"dask", "distributed"}
+    assert {_name(r) for r in extras["postgres"]} == {"psycopg2-binary"}
+    assert {"dask", "distributed", "psycopg2-binary"} <= dev
+    assert not runtime & {"dask", "distributed", "psycopg2-binary", "sqlalchemy"}
 
 
 def test_course_lib_runs_without_jupyter_or_nbgrader():

@@ -101,7 +101,11 @@ def reference_answers(source_nb) -> dict[str, str]:
         if is_solution(cell):
             text = strip_solution_markers(cell.source)
             if cell.cell_type == "markdown":
-                text = _MARK_SCHEME.sub("", text).strip() or "(model answer)"
+                # the instructor's cell may hold only the stub and a mark scheme: a reference
+                # student still writes something (nbgrader scores an untouched stub 0)
+                text = _MARK_SCHEME.sub("", text).strip()
+                if text in ("", "YOUR ANSWER HERE"):
+                    text = "(model answer)"
             answers[grade_id(cell)] = text
     return answers
 

@@ -192,9 +192,8 @@ class _Finder:
 
     def student_folder(self, folder: Path, shown: str) -> None:
         for path, parts, label in self.walk(folder, shown):
-            if path.is_symlink():
-                self.lines.append(f"ignored: {label}: a symbolic link")
-                continue
+            if path.is_symlink():  # never followed: graded as unreadable, so the student
+                self.lines.append(f"unreadable: {label}: a symbolic link (never followed)")
             hit = self.notebook_of(parts[-1])
             timestamp, origin = None, "folder"
             if hit and len(parts) == 2:

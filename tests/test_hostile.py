@@ -124,7 +124,8 @@ def test_cheats_reach_no_file_network_or_process_outside_their_sandbox(batch):
     assert batch["heard"] == [], "a submission reached a TCP server on the grader's machine"
     assert list(batch["canary"].iterdir()) == []
     assert sorted(p.name for p in batch["out"].iterdir()) == [
-        "feedback", "grades.csv", "log.jsonl", "summary.csv"]
+        "autograded", "feedback", "gradebook.db", "grades.csv", "log.jsonl", "summary.csv",
+        "warnings.txt"]
     for path in ("/tmp/course-grade-pwned", os.path.expanduser("~/course-grade-pwned"),
                  str(course.config.ROOT / "pwned")):
         assert not os.path.exists(path), path

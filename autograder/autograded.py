@@ -42,6 +42,8 @@ def _outputs(run: dict | None) -> list:
     if run.get("output"):
         outputs.append(nbformat.v4.new_output("stream", name="stdout",
                                               text=run["output"][-_OUTPUT_CHARS:]))
+    for png in run.get("figures") or []:
+        outputs.append(nbformat.v4.new_output("display_data", data={"image/png": png}))
     if run["status"] != "ok":
         what = run.get("error") or run["status"]
         name, _, value = what.partition(": ")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import html
+import re
 from pathlib import Path
 
 from .submissions import _hide_tests, safe_name
@@ -51,6 +52,7 @@ pre { background: #f6f8fa; padding: .6rem .8rem; overflow-x: auto; border-radius
 .manual { background: #eef2fb; border: 1px solid #93a9d8; }
 .answer { background: #fafafa; border: 1px dashed #bbb; padding: .4rem .8rem; }
 .summary td, .summary th { padding: .15rem .8rem; text-align: left; }
+img.figure { max-width: 100%; display: block; margin: .3rem 0; }
 """
 
 _ICON = {"passed": "✔", "manual": "✎"}
@@ -103,6 +105,21 @@ def _ran(meta: dict | None, output: str) -> str:
         out += "<details><summary>its output</summary>" + _pre(output[-4000:])
         out += "</details>"
     return out + "</div>"
+
+
+_BASE64 = re.compile(r"[A-Za-z0-9+/]+={0,2}")
+
+
+def _figures(cell) -> str:
+    """The figures the grader saw this cell draw (validated: only base64 PNG data)."""
+    out = []
+    for o in cell.get("outputs", []):
+        png = o.get("data", {}).get("image/png") if o.get("output_type") == "display_data" \
+            else None
+        if isinstance(png, str) and _BASE64.fullmatch(png):
+            out.append(f"<img class='figure' alt='a figure drawn by this cell' "
+                       f"src='data:image/png;base64,{png}'>")
+    return "".join(out)
 
 
 def _stream_text(cell) -> str:
@@ -159,6 +176,7 @@ def render(nb, rows, student: str, notebook: str, *, graded_at: str = "",
                 label = "<div class='note'>a cell you added</div>" if origin == "added" else ""
                 note_html = f"<div class='note'>{html.escape(note)}</div>" if note else ""
                 parts.append(f"<div class='cell {cls}'>{label}{_pre(cell.source)}{note_html}"
+                             f"{_figures(cell)}"
                              f"{_ran(cell.metadata.get('course_grade_run'), _stream_text(cell))}"
                              "</div>")
             if item and item in by_item and item not in shown_items:

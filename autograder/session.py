@@ -19,6 +19,7 @@ import contextlib
 import fcntl
 import json
 import os
+import re
 import signal
 import time
 
@@ -228,6 +229,9 @@ class Sandbox:
         return self._guard(go)
 
 
+_BASE64 = re.compile(r"[A-Za-z0-9+/]+={0,2}")
+
+
 def _cell_result(raw: dict) -> dict:
     status = raw.get("status")
     if status not in ("ok", "error", "timeout"):
@@ -237,8 +241,11 @@ def _cell_result(raw: dict) -> dict:
     seconds = raw.get("seconds")
     dropped = raw.get("dropped")
     limit = raw.get("limit")
+    figures = raw.get("figures")
     return {
         "status": status,
+        "figures": [f for f in figures[:3] if isinstance(f, str) and len(f) <= 360_000
+                    and _BASE64.fullmatch(f)] if isinstance(figures, list) else [],
         "limit": limit if limit in ("cpu", "wall") else None,
         "error": error[:1000] if isinstance(error, str) else None,
         "output": text[:20000] if isinstance(text, str) else "",

@@ -154,9 +154,34 @@ def run_cell(shell, source: str, cpu: float, wall: float) -> dict:
         status, error = "error", _describe(exc)
     finally:
         sys.stdout, sys.stderr = saved
+    figures = _figures() if status == "ok" else []
     _close_figures()
     return {"status": status, "error": error, "output": out.text(), "dropped": out.dropped,
-            "seconds": time.perf_counter() - start, "limit": limit}
+            "seconds": time.perf_counter() - start, "limit": limit, "figures": figures}
+
+
+MAX_FIGURES = 3  # per cell, for the autograded notebook and the feedback
+MAX_FIGURE_BYTES = 256 * 1024
+
+
+def _figures() -> list[str]:
+    """The figures the cell left open, as small base64 PNGs, as Jupyter's inline backend
+    would show them (the formgrader and the feedback show them under the cell)."""
+    import base64
+
+    pyplot = sys.modules.get("matplotlib.pyplot")
+    if pyplot is None:
+        return []
+    out = []
+    try:
+        for number in pyplot.get_fignums()[:MAX_FIGURES]:
+            buffer = io.BytesIO()
+            pyplot.figure(number).savefig(buffer, format="png", dpi=60)
+            if buffer.tell() <= MAX_FIGURE_BYTES:
+                out.append(base64.b64encode(buffer.getvalue()).decode("ascii"))
+    except BaseException:  # noqa: BLE001 - the student's code may have broken pyplot
+        pass
+    return out
 
 
 def _close_figures() -> None:

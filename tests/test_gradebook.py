@@ -8,6 +8,7 @@ reach the reports and the feedback; bad input costs one readable line.
 
 from __future__ import annotations
 
+import base64
 import csv
 import shutil
 import sqlite3
@@ -42,7 +43,10 @@ def course_dir(tmp_path_factory):
     shutil.copytree(root / "autograder" / "source", cd / "source")
     shutil.copy(config.KIT_DIR / "nbgrader_config.py", cd / "nbgrader_config.py")
     (src, stu), (src_b, stu_b) = built[mc.NB_ID], built[mc.SECOND_ID]
-    _submit(cd, "ada", mc.NB_ID, mc.reference(src, stu))
+    ada = mc.reference(src, stu)
+    ada.cells.append(nbformat.v4.new_code_cell(  # a figure of her own
+        "import matplotlib.pyplot as plt\nplt.plot([0, 1], [0, 1])"))
+    _submit(cd, "ada", mc.NB_ID, ada)
     _submit(cd, "ada", mc.SECOND_ID, mc.reference(src_b, stu_b))
     _submit(cd, "bob", mc.NB_ID, stu)  # blank
     _submit(cd, "cy", mc.NB_ID, course.fill_in_answers(stu, src, only={
@@ -82,6 +86,12 @@ def test_the_gradebook_holds_scores_comments_and_timestamps(course_dir):
     assert by_gid["why_relu"].metadata["nbgrader"]["points"] == 1
     assert (cd / "autograded" / "ada" / mc.NB_ID / "timestamp.txt").read_text() \
         .startswith("2026-11-30 09:15:00")
+    figure = [o for c in graded.cells if c.cell_type == "code" for o in c.outputs
+              if o.output_type == "display_data"]
+    assert len(figure) == 1 and base64.b64decode(figure[0].data["image/png"])[:4] == \
+        b"\x89PNG"
+    page = (cd / "feedback" / "ada" / mc.NB_ID / f"{mc.NB_ID}.html").read_text()
+    assert "<img class='figure'" in page
 
 
 def test_a_rerun_grades_only_what_changed(course_dir, capsys):

@@ -158,10 +158,12 @@ class GraderPlugin(_WorkerPluginBase):
         self.lock = threading.Lock()
         self.zygote = None
         version = _worker_course_version(self.source_dir)
-        if version != self.course_version:
-            raise ClusterError(f"worker {worker.address} has course version {version}, the "
-                               f"orchestrator {self.course_version}: install the same kit "
-                               "and course on every worker")
+        self.refusal = None
+        if version != self.course_version:  # a worker that joined late, with another course
+            self.refusal = (f"worker {worker.address} has course version {version}, the "
+                            f"orchestrator {self.course_version}: install the same kit and "
+                            "course on every worker")
+            raise ClusterError(self.refusal)
         source = Path(self.source_dir) if self.source_dir else config.SOURCE_DIR
         self.specs = load_course(source)
         self.private = Path(tempfile.mkdtemp(prefix="course-grade-",
@@ -179,6 +181,8 @@ class GraderPlugin(_WorkerPluginBase):
 
     def grade(self, student: str, notebook: str, filename: str, data: bytes,
               options: dict) -> dict:
+        if getattr(self, "refusal", None):
+            raise ClusterError(self.refusal)
         with self.lock:
             if not self._ready:
                 self.zygote.ready()

@@ -11,8 +11,11 @@ import json
 import multiprocessing
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -269,3 +272,34 @@ def test_an_unreachable_scheduler_is_one_readable_line():
 
 def test_a_reachable_scheduler_passes_the_check(engine):
     cluster.check_scheduler(engine.scheduler_address)
+
+
+def test_a_worker_without_the_kit_is_one_line_before_grading(hostile_class, tmp_path):
+    """A worker whose Python cannot import the kit joins an empty scheduler: the engine
+    refuses to start, naming it, before anything is sent to it."""
+    import distributed
+
+    shadow = tmp_path / "no-kit" / "autograder"
+    shadow.mkdir(parents=True)
+    (shadow / "__init__.py").write_text("raise ImportError('no course kit here')\n")
+    scheduler = distributed.LocalCluster(n_workers=0, host="127.0.0.1", dashboard_address=None,
+                                         scheduler_kwargs={"dashboard_address": "127.0.0.1:0"})
+    worker = subprocess.Popen(
+        [str(Path(sys.executable).parent / "dask"), "worker", scheduler.scheduler_address,
+         "--nthreads", "1", "--no-nanny", "--host", "127.0.0.1", "--no-dashboard"],
+        env={**os.environ, "PYTHONPATH": str(shadow.parent)}, stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL)
+    try:
+        with distributed.Client(scheduler) as client:
+            client.wait_for_workers(1, timeout=120)
+        with pytest.raises(cluster.ClusterError) as err:
+            cluster.DaskEngine(hostile_class["specs"], OPTIONS, hostile_class["version"],
+                               scheduler=scheduler.scheduler_address,
+                               worker_source_dir=hostile_class["source_dir"])
+    finally:
+        worker.terminate()
+        worker.wait(timeout=60)
+        scheduler.close()
+    message = str(err.value)
+    assert "\n" not in message and "cannot grade: the course kit is not installed" in message
+    assert "no course kit here" in message and "pip install" in message

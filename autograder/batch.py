@@ -273,7 +273,9 @@ def _grade(todo, specs, options, where, db, version, batch, engine_factory, late
         return
     private = where.out / ".sandbox"
     ctx = multiprocessing.get_context("fork")
-    zygote = Zygote(private, where.hidden, str(config.NOTEBOOKS_DIR), lock=ctx.Lock())
+    # The local pool grades with a zygote of ours; another engine (Dask) brings its own.
+    zygote = None if engine_factory else Zygote(private, where.hidden,
+                                                str(config.NOTEBOOKS_DIR), lock=ctx.Lock())
     sources = {nb: course.read(where.source_dir / nb / f"{nb}.ipynb") for nb in
                {t.notebook for t in todo}}
     log_path = where.out / "log.jsonl"
@@ -281,15 +283,17 @@ def _grade(todo, specs, options, where, db, version, batch, engine_factory, late
     engine = bar = None
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
-        # Ctrl-C reaches the whole process group; the zygote inherits "ignore SIGINT" and
-        # leaves stopping to this process, which stops it after saving what was graded.
-        ctrl_c = signal.signal(signal.SIGINT, signal.SIG_IGN)
-        try:
-            zygote.start(wait=False)
-        finally:
-            signal.signal(signal.SIGINT, ctrl_c)
+        if zygote is not None:
+            # Ctrl-C reaches the whole process group; the zygote inherits "ignore SIGINT"
+            # and leaves stopping to this process, which stops it after saving the graded.
+            ctrl_c = signal.signal(signal.SIGINT, signal.SIG_IGN)
+            try:
+                zygote.start(wait=False)
+            finally:
+                signal.signal(signal.SIGINT, ctrl_c)
         engine = (engine_factory or _Pool.factory(ctx))(zygote, specs, options, len(todo))
-        zygote.ready()
+        if zygote is not None:
+            zygote.ready()
         bar = _progress(len(todo), options.progress)
         for res in engine.run(todo):
             task = by_key[(res.student_id, res.notebook)]
@@ -312,17 +316,20 @@ def _grade(todo, specs, options, where, db, version, batch, engine_factory, late
         if bar is not None:
             bar.close()
         if engine is not None:
-            engine.close(now=batch.interrupted)
             batch.engine = getattr(engine, "describe", dict)()
-        if batch.interrupted:
-            _stop_zygote(zygote)
-        else:
-            zygote.close()
+            engine.close(now=batch.interrupted)
+        if zygote is not None:
+            if batch.interrupted:
+                _stop_zygote(zygote)
+            else:
+                zygote.close()
         _clean_private(private, where.out)
-    batch.isolation = next((r.log["isolation"] for r in batch.results
-                            if r.log.get("isolation", {}).get("measured")), None) or \
-        sandbox.describe(zygote.trial_probe, zygote.features)
-    batch.notes = zygote.notes
+    measured = next((r.log["isolation"] for r in batch.results
+                     if r.log.get("isolation", {}).get("measured")), None)
+    if measured is None and zygote is not None:
+        measured = sandbox.describe(zygote.trial_probe, zygote.features)
+    batch.isolation = measured or sandbox.describe(None, {})
+    batch.notes = zygote.notes if zygote is not None else []
 
 
 def _grader_side(res) -> bool:

@@ -32,25 +32,47 @@ def _autograde(args) -> int:
     options = grade.Options(workers=args.workers, timeout_cell=args.timeout_cell,
                             timeout_notebook=args.timeout_notebook, memory_mb=args.memory_mb,
                             progress=not args.quiet)
-    from . import late, roster
+    from . import cluster, late, roster
 
     try:
         course, submissions, assignments = _where(args, coursedir)
         policy = late.parse_policy(args.late_policy)
         class_list = roster.Roster.from_csv(args.roster) if args.roster else None
+        engine = _engine(args, course, cluster)
+        db_url = args.db or (course.db_url if course is not None else None)
+        if db_url and not db_url.startswith("sqlite"):
+            cluster.check_database(db_url)  # one line, before anything is graded
         result = batch.autograde(submissions, args.out, options, source_dir=args.source,
                                  course=course, assignments=assignments,
                                  students=args.student, force=args.force, db_url=args.db,
-                                 roster=class_list, late_penalty=late.penalty_callback(policy))
+                                 roster=class_list, late_penalty=late.penalty_callback(policy),
+                                 engine=engine)
     except batch.Interrupted as exc:
         print(report.summary_text(exc.batch))
         print(f"course-grade autograde: {exc}", file=sys.stderr)
         return 130
-    except (OSError, ValueError, store.StoreError, coursedir.NotACourse) as exc:
+    except (OSError, ValueError, store.StoreError, coursedir.NotACourse,
+            cluster.ClusterError, cluster.DatabaseError) as exc:
         print(f"course-grade autograde: {exc}", file=sys.stderr)
         return 2
     print(report.summary_text(result))
     return 1 if result.grader_failures else 0
+
+
+def _engine(args, course, cluster):
+    """The Dask engine for --scheduler or --cluster local:N (None: the local pool)."""
+    if args.scheduler and args.cluster:
+        raise ValueError("give --scheduler or --cluster, not both")
+    if not (args.scheduler or args.cluster):
+        return None
+    source = args.source or (course.source_dir if course is not None else None)
+    if args.scheduler:
+        cluster.check_scheduler(args.scheduler)  # one line if it cannot be reached
+        return cluster.DaskEngine.factory(scheduler=args.scheduler, source_dir=source)
+    kind, _, n = args.cluster.partition(":")
+    if kind != "local" or not n.isdigit() or int(n) < 1:
+        raise ValueError(f"--cluster {args.cluster}: expected local:N, e.g. local:4")
+    return cluster.DaskEngine.factory(local=int(n), source_dir=source)
 
 
 def _export(args) -> int:
@@ -199,6 +221,11 @@ def build_parser() -> argparse.ArgumentParser:
                    "(default: nbgrader's CourseDirectory.db_url, the course's gradebook.db)")
     p.add_argument("--force", action="store_true",
                    help="grade again even what is unchanged since it was graded")
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS", help="grade on an "
+                   "existing Dask cluster, e.g. tcp://HOST:8786 (pip install "
+                   "'course-kit[cluster]')")
+    p.add_argument("--cluster", default=None, metavar="local:N", help="grade on a Dask "
+                   "LocalCluster of N worker processes started on this machine")
     p.add_argument("--roster", default=None, metavar="CSV", help="the class list (id, name, "
                    "email, sis_id, section, ...): every student on it is reported, LMS file "
                    "names are matched to it, and files of students not on it are not graded")

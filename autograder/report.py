@@ -146,6 +146,15 @@ def summary_text(batch, slowest: int = 3) -> str:
         lines.append(f"  warning: {w}")
     if len(problems) > 5:
         lines.append(f"  ... {len(problems) - 5} more warnings in warnings.txt")
+    engine = getattr(batch, "engine", {}) or {}
+    if engine.get("engine") == "dask":
+        lines.append(f"Dask cluster at {engine.get('scheduler')}: "
+                     f"{len(engine.get('workers', []))} workers")
+        for w in engine.get("workers", []):
+            iso = w.get("isolation")
+            lines.append(f"  {w['address']}: {w['notebooks']} notebooks; "
+                         + (sandbox.summary_line(iso) if iso else "isolation not measured "
+                            "(graded nothing)"))
     lines.append(sandbox.summary_line(batch.isolation))
     for note in batch.notes:
         lines.append(f"  sandbox: {note}")

@@ -1,9 +1,11 @@
-"""nbgrader's gradebook as the system of record, on a miniature course directory.
+"""nbgrader's gradebook as the system of record, on a miniature course directory, with the
+gradebook on SQLite (the course's gradebook.db) and on a real PostgreSQL server.
 
 ``course-grade autograde`` run in a course directory (nbgrader's layout, submissions with
 nbgrader's ``timestamp.txt``) writes the gradebook through nbgrader's API and autograded/
 for the formgrader; a re-run grades only what changed; manual grades survive regrading and
-reach the reports and the feedback; bad input costs one readable line.
+reach the reports and the feedback; grading on a Dask LocalCluster gives the same
+gradebook; bad input costs one readable line.
 """
 
 from __future__ import annotations
@@ -34,14 +36,32 @@ def _grade(cd, *args) -> int:
     return cli_main(["autograde", "--course", str(cd), "--quiet", *args])
 
 
-@pytest.fixture(scope="module")
-def course_dir(tmp_path_factory):
-    """A course directory of the two-notebook mini course, graded once."""
-    root = tmp_path_factory.mktemp("gradebook")
+def fresh_database(server_url: str, name: str) -> str:
+    """A new, empty database on the test's PostgreSQL server; its URL."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    engine = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+    return make_url(server_url).set(database=name).render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def course_dir(request, tmp_path_factory):
+    """A course directory of the two-notebook mini course, graded once; its gradebook on
+    SQLite (gradebook.db, nbgrader's default) or PostgreSQL (CourseDirectory.db_url)."""
+    root = tmp_path_factory.mktemp(f"gradebook-{request.param}")
     built = mc.build(root, second=True)
     cd = root / "course"
     shutil.copytree(root / "autograder" / "source", cd / "source")
     shutil.copy(config.KIT_DIR / "nbgrader_config.py", cd / "nbgrader_config.py")
+    db_url = f"sqlite:///{cd / 'gradebook.db'}"
+    if request.param == "postgresql":
+        db_url = fresh_database(request.getfixturevalue("postgres_url"), root.name.lower())
+        with open(cd / "nbgrader_config.py", "a") as f:
+            f.write(f"\nc.CourseDirectory.db_url = {db_url!r}\n")
     (src, stu), (src_b, stu_b) = built[mc.NB_ID], built[mc.SECOND_ID]
     ada = mc.reference(src, stu)
     ada.cells.append(nbformat.v4.new_code_cell(  # a figure of her own
@@ -52,16 +72,17 @@ def course_dir(tmp_path_factory):
     _submit(cd, "cy", mc.NB_ID, course.fill_in_answers(stu, src, only={
         "relu_forward_solution"}))
     assert _grade(cd) == 0
-    return {"cd": cd, "src": src, "stu": stu, "src_b": src_b, "stu_b": stu_b}
+    assert (cd / "gradebook.db").exists() == (request.param == "sqlite")
+    return {"cd": cd, "src": src, "stu": stu, "src_b": src_b, "stu_b": stu_b, "db": db_url}
 
 
-def _gradebook(cd):
-    return Gradebook(f"sqlite:///{cd / 'gradebook.db'}")
+def _gradebook(course_dir):
+    return Gradebook(course_dir["db"])
 
 
 def test_the_gradebook_holds_scores_comments_and_timestamps(course_dir):
     cd = course_dir["cd"]
-    with _gradebook(cd) as gb:
+    with _gradebook(course_dir) as gb:
         ada = gb.find_submission_notebook(mc.NB_ID, mc.NB_ID, "ada")
         grades = {g.name: g for g in ada.grades}
         for item, points in mc.POINTS.items():
@@ -104,7 +125,7 @@ def test_a_rerun_grades_only_what_changed(course_dir, capsys):
     assert _grade(cd) == 0
     printed = capsys.readouterr().out
     assert "Graded 1 notebooks" in printed and "3 unchanged" in printed
-    with _gradebook(cd) as gb:
+    with _gradebook(course_dir) as gb:
         cy = {g.name: g.auto_score for g in gb.find_submission_notebook(
             mc.NB_ID, mc.NB_ID, "cy").grades}
     assert (cy["relu_forward"], cy["relu_backward"]) == (2.0, 3.0)
@@ -123,14 +144,14 @@ def test_scope_one_assignment_one_student(course_dir, capsys):
 
 def test_manual_grades_survive_regrading_and_reach_reports_and_feedback(course_dir):
     cd = course_dir["cd"]
-    with _gradebook(cd) as gb:  # as the formgrader does
+    with _gradebook(course_dir) as gb:  # as the formgrader does
         grade = gb.find_grade("why_relu", mc.NB_ID, mc.NB_ID, "ada")
         grade.manual_score = 0.5
         gb.find_comment("why_relu", mc.NB_ID, mc.NB_ID, "ada").manual_comment = \
             "Right idea; say why the gradient is zero."
         gb.db.commit()
     assert _grade(cd, mc.NB_ID, "--force") == 0
-    with _gradebook(cd) as gb:
+    with _gradebook(course_dir) as gb:
         assert gb.find_grade("why_relu", mc.NB_ID, mc.NB_ID, "ada").manual_score == 0.5
     with open(cd / "grades" / "grades.csv", newline="") as f:
         row = next(r for r in csv.DictReader(f) if r["student_id"] == "ada"
@@ -152,7 +173,8 @@ def test_bad_input_costs_one_line(course_dir, tmp_path, capsys):
     assert _grade(cd, "--db", f"sqlite:///{tmp_path}/missing/dir/gb.db") == 2
     assert "cannot be opened" in capsys.readouterr().err
     other = tmp_path / "other.db"
-    shutil.copy(cd / "gradebook.db", other)
+    Gradebook(f"sqlite:///{other}").close()  # a gradebook nbgrader made
+    shutil.copy(other, tmp_path / "locked.db")
     with sqlite3.connect(other) as con:
         con.execute("UPDATE alembic_version SET version_num = 'abc123'")
     assert _grade(cd, "--db", f"sqlite:///{other}") == 2
@@ -160,7 +182,6 @@ def test_bad_input_costs_one_line(course_dir, tmp_path, capsys):
     assert "nbgrader schema abc123" in err and "nbgrader db upgrade" in err
     assert len(err.strip().splitlines()) == 1
     locked = tmp_path / "locked.db"
-    shutil.copy(cd / "gradebook.db", locked)
     holder = sqlite3.connect(locked)
     holder.execute("BEGIN EXCLUSIVE")
     try:
@@ -171,6 +192,32 @@ def test_bad_input_costs_one_line(course_dir, tmp_path, capsys):
     assert "locked" in err and len(err.strip().splitlines()) == 1
     assert cli_main(["autograde", "--course", str(tmp_path / "nowhere")]) == 2
     assert "not a course directory" in capsys.readouterr().err
+    assert _grade(cd, "--db", "postgresql+psycopg2://grader:secret@127.0.0.1:1/gradebook") == 2
+    err = capsys.readouterr().err
+    assert "cannot use the gradebook database" in err and "secret" not in err
+    assert len(err.strip().splitlines()) == 1
+    assert _grade(cd, "--scheduler", "tcp://127.0.0.1:1") == 2
+    err = capsys.readouterr().err
+    assert "cannot reach the Dask scheduler" in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_local_dask_cluster_gives_the_same_gradebook(course_dir, tmp_path, capsys):
+    """`--cluster local:2`: two Dask worker processes grade the class; the gradebook holds
+    exactly what the local pool wrote, and the summary names the workers."""
+    cd = course_dir["cd"]
+    db = f"sqlite:///{tmp_path / 'dask.db'}"
+    capsys.readouterr()
+    assert _grade(cd, "--cluster", "local:2", "--db", db, "--out", str(tmp_path / "out")) == 0
+    printed = capsys.readouterr().out
+    assert "Dask cluster at tcp://127.0.0.1:" in printed and printed.count(" notebooks; ") == 2
+
+    def scores(url):
+        with Gradebook(url) as gb:
+            return {(s.student.id, nb.name, g.name): (g.auto_score, g.needs_manual_grade)
+                    for a in gb.assignments for s in a.submissions for nb in s.notebooks
+                    for g in nb.grades}
+
+    assert scores(db) == {k: v for k, v in scores(course_dir["db"]).items()}
 
 
 def test_unusable_student_ids_are_reported_and_the_rest_graded(course_dir, tmp_path, capsys):

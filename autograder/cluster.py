@@ -289,12 +289,12 @@ class DaskEngine:
         try:
             with dask.config.set(SCHEDULER_CONFIG):
                 if local is not None:
-                    self.cluster = distributed.LocalCluster(
+                    self.cluster = _ignoring_ctrl_c(lambda: distributed.LocalCluster(
                         n_workers=local, threads_per_worker=1, processes=True,
                         host="127.0.0.1", scheduler_port=0, dashboard_address=None,
                         # their HTTP servers (health, metrics) on loopback too
                         scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
-                        worker_dashboard_address="127.0.0.1:0", silence_logs=40)
+                        worker_dashboard_address="127.0.0.1:0", silence_logs=40))
                     self.client = distributed.Client(self.cluster, timeout=connect_timeout)
                     self.scheduler_address = self.cluster.scheduler_address
                 else:
@@ -481,6 +481,21 @@ class DaskEngine:
         if self.cluster is not None:
             self.cluster.close()
             self.cluster = None
+
+
+def _ignoring_ctrl_c(start):
+    """Start worker processes that ignore SIGINT (they inherit it): Ctrl-C reaches the whole
+    process group, and the orchestrator, not each worker, decides what happens then (it
+    saves what was graded and closes the cluster)."""
+    import signal
+
+    if threading.current_thread() is not threading.main_thread():
+        return start()
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        return start()
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def check_scheduler(address: str, timeout: float = 5.0) -> None:

@@ -53,9 +53,10 @@ def _copy(template: Path, dest: Path) -> Path:
     return dest
 
 
-def _command(cd: Path) -> list[str]:
+def _command(cd: Path, engine: str = "pool") -> list[str]:
+    where = ["--workers", "2"] if engine == "pool" else ["--cluster", "local:2"]
     return [sys.executable, "-m", "autograder", "autograde", "--course", str(cd), "--quiet",
-            "--workers", "2"]
+            *where]
 
 
 def _scores(cd: Path) -> dict:
@@ -103,12 +104,15 @@ def uninterrupted(template, tmp_path_factory):
     return scores
 
 
-@pytest.mark.parametrize("how", ["ctrl-c", "sigterm"])
+@pytest.mark.parametrize("how, engine", [("ctrl-c", "pool"), ("sigterm", "pool"),
+                                         ("ctrl-c", "dask"), ("sigterm", "dask")])
 def test_an_interrupted_batch_keeps_its_work_and_the_rerun_finishes_it(
-        how, template, uninterrupted, tmp_path):
+        how, engine, template, uninterrupted, tmp_path):
+    """The local pool, and a Dask LocalCluster the orchestrator started (its workers,
+    nannies and their sandboxes must all go)."""
     cd = _copy(template, tmp_path / "course")
-    proc = subprocess.Popen(_command(cd), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, start_new_session=True)
+    proc = subprocess.Popen(_command(cd, engine), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
     log = cd / "grades" / "log.jsonl"
     deadline = time.monotonic() + 600
     while time.monotonic() < deadline and proc.poll() is None:
@@ -135,7 +139,7 @@ def test_an_interrupted_batch_keeps_its_work_and_the_rerun_finishes_it(
     assert 3 <= len(kept_students) < len(STUDENTS)
     assert kept == {k: v for k, v in uninterrupted.items() if k[0] in kept_students}
 
-    again = subprocess.run(_command(cd), capture_output=True, text=True, timeout=900)
+    again = subprocess.run(_command(cd, engine), capture_output=True, text=True, timeout=900)
     assert again.returncode == 0, again.stderr[-3000:]
     assert f"({len(kept_students)} unchanged" in again.stdout
     assert _scores(cd) == uninterrupted

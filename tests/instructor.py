@@ -15,7 +15,6 @@ kept in :data:`TIMINGS` for the report.
 
 from __future__ import annotations
 
-import getpass
 import json
 import os
 import re
@@ -32,6 +31,7 @@ from pathlib import Path
 import nbformat
 
 from autograder import config
+from tests.nbtools import jupyterlab_command
 
 VENV_BIN = Path(sys.executable).parent
 NBGRADER = VENV_BIN / "nbgrader"
@@ -195,12 +195,7 @@ class Formgrader:
         env = clean_env(home)
         env.update(JUPYTERLAB_SETTINGS_DIR=str(home / "user-settings"),
                    JUPYTERLAB_WORKSPACES_DIR=str(home / "workspaces"))
-        cmd = [sys.executable, "-m", "jupyterlab", "--no-browser",
-               "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={self.port}",
-               "--ServerApp.port_retries=0", f"--IdentityProvider.token={self.token}",
-               f"--ServerApp.root_dir={course.root}"]
-        if getpass.getuser() == "root":
-            cmd.append("--allow-root")
+        cmd = jupyterlab_command(self.port, self.token, course.root)
         start = time.perf_counter()
         with open(log, "w") as out:
             self.proc = subprocess.Popen(cmd, cwd=course.root, env=env, stdout=out,

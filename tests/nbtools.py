@@ -14,6 +14,18 @@ from autograder import course
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
+def jupyterlab_command(port: int, token: str, root_dir) -> list[str]:
+    """The venv's JupyterLab on 127.0.0.1:``port`` with a token, serving ``root_dir`` (no
+    browser; as root only with --allow-root, which Jupyter otherwise refuses)."""
+    import getpass
+    import sys
+
+    cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ServerApp.ip=127.0.0.1",
+           f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
+           f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root_dir}"]
+    return cmd + (["--allow-root"] if getpass.getuser() == "root" else [])
+
+
 def plain(text: str) -> str:
     return ANSI.sub("", text)
 

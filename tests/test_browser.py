@@ -19,7 +19,6 @@ these tests fail, they are never skipped.
 
 from __future__ import annotations
 
-import getpass
 import json
 import os
 import re
@@ -36,6 +35,7 @@ import nbformat
 import pytest
 
 from autograder import config, course, release
+from tests.nbtools import jupyterlab_command
 
 pytestmark = pytest.mark.browser
 
@@ -76,12 +76,7 @@ class Lab:
         env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}  # plots inline
         env.update(JUPYTERLAB_SETTINGS_DIR=str(base / "user-settings"),
                    JUPYTERLAB_WORKSPACES_DIR=str(base / "workspaces"))
-        cmd = [sys.executable, "-m", "jupyterlab", "--no-browser",
-               "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={self.port}",
-               "--ServerApp.port_retries=0", f"--IdentityProvider.token={self.token}",
-               f"--ServerApp.root_dir={self.root}"]
-        if getpass.getuser() == "root":
-            cmd.append("--allow-root")
+        cmd = jupyterlab_command(self.port, self.token, self.root)
         with open(self.log, "w") as log:
             self.proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT,
                                          start_new_session=True)

@@ -69,6 +69,16 @@ def _scores(cd: Path) -> dict:
         return out
 
 
+def _wait_until_graded(proc, cd: Path, n: int, timeout: float = 600) -> None:
+    """Until the running batch has logged ``n`` graded notebooks (or it ended)."""
+    log = cd / "grades" / "log.jsonl"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        if log.exists() and len(log.read_text().splitlines()) >= n:
+            return
+        time.sleep(0.05)
+
+
 def _descendants(pid: int) -> set[int]:
     children: dict[int, list[int]] = {}
     for entry in os.listdir("/proc"):
@@ -113,12 +123,7 @@ def test_an_interrupted_batch_keeps_its_work_and_the_rerun_finishes_it(
     cd = _copy(template, tmp_path / "course")
     proc = subprocess.Popen(_command(cd, engine), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, start_new_session=True)
-    log = cd / "grades" / "log.jsonl"
-    deadline = time.monotonic() + 600
-    while time.monotonic() < deadline and proc.poll() is None:
-        if log.exists() and len(log.read_text().splitlines()) >= 3:
-            break
-        time.sleep(0.05)
+    _wait_until_graded(proc, cd, 3)
     assert proc.poll() is None, "the batch ended before it could be interrupted"
     family = _descendants(proc.pid)
     assert family, "no grader processes were found"
@@ -168,12 +173,7 @@ def test_a_grader_process_killed_mid_notebook_costs_no_points(template, uninterr
     cd = _copy(template, tmp_path / "course")
     proc = subprocess.Popen(_command(cd), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
-    log = cd / "grades" / "log.jsonl"
-    deadline = time.monotonic() + 600
-    while time.monotonic() < deadline and proc.poll() is None:
-        if log.exists() and len(log.read_text().splitlines()) >= 2:
-            break
-        time.sleep(0.05)
+    _wait_until_graded(proc, cd, 2)
     slots = _grader_slots(proc.pid)
     assert slots and proc.poll() is None
     os.kill(slots[0], signal.SIGKILL)

@@ -281,16 +281,20 @@ def _grade(todo, specs, options, where, db, version, batch, engine_factory, late
     log_path = where.out / "log.jsonl"
     by_key = {(t.student, t.notebook): t for t in todo}
     engine = bar = None
-    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    stop = _Stop()
+    signals = (signal.SIGTERM, signal.SIGINT) if _main_thread() else ()
+    previous = {s: signal.signal(s, stop.handler) for s in signals}
     try:
-        if zygote is not None:
+        if zygote is not None and signals:
             # Ctrl-C reaches the whole process group; the zygote inherits "ignore SIGINT"
             # and leaves stopping to this process, which stops it after saving the graded.
-            ctrl_c = signal.signal(signal.SIGINT, signal.SIG_IGN)
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
             try:
                 zygote.start(wait=False)
             finally:
-                signal.signal(signal.SIGINT, ctrl_c)
+                signal.signal(signal.SIGINT, stop.handler)
+        elif zygote is not None:
+            zygote.start(wait=False)
         engine = (engine_factory or _Pool.factory(ctx))(zygote, specs, options, len(todo))
         if zygote is not None:
             zygote.ready()
@@ -302,17 +306,18 @@ def _grade(todo, specs, options, where, db, version, batch, engine_factory, late
                 report.append_log(log_path, res.log)
                 bar.update(1)
                 continue
-            with _signals_held():
+            with stop:
                 _record(res, task, specs[res.notebook], sources[res.notebook], where, db,
                         version, late_penalty, autograded, report, log_path)
-            batch.results.append(res)
+                batch.results.append(res)
             bar.set_postfix_str(f"{res.student_id}/{res.notebook}", refresh=False)
             bar.update(1)
     except KeyboardInterrupt:
         batch.interrupted = True
         db.rollback()
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for s, handler in previous.items():
+            signal.signal(s, handler)
         if bar is not None:
             bar.close()
         if engine is not None:
@@ -410,22 +415,35 @@ def item_rows(db, specs, notebooks) -> tuple[list[GradedRow], list[str], list[st
     return rows, students, covered
 
 
-def _raise_interrupt(signum, frame):
-    raise KeyboardInterrupt
+def _main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
 
 
-class _signals_held:
-    """Ctrl-C and SIGTERM wait while one result is written (files and gradebook)."""
+class _Stop:
+    """Ctrl-C and SIGTERM as one request to stop, honoured between results: while one result
+    is written (its files and its gradebook transaction) the request waits, then the write
+    finishes and the batch stops. (Blocking the signals is not enough: a signal that arrived
+    just before is handled by Python at the next bytecode, possibly inside the write.)"""
+
+    def __init__(self):
+        self.writing = False
+        self.requested = False
+
+    def handler(self, signum, frame):
+        if self.writing:
+            self.requested = True
+            return
+        raise KeyboardInterrupt
 
     def __enter__(self):
-        import signal
-
-        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+        self.writing = True
 
     def __exit__(self, *exc):
-        import signal
-
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
+        self.writing = False
+        if self.requested and exc[0] is None:
+            raise KeyboardInterrupt
 
 
 def _stop_zygote(zygote) -> None:

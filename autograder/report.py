@@ -34,13 +34,32 @@ def _cell(text: str) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
+def _replace_atomically(path: Path, write) -> None:
+    """Write ``path`` through a temporary file: an interrupted run never leaves half a CSV."""
+    import os
+    import tempfile
+
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", newline="", encoding="utf-8") as f:
+            write(f)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 def write_grades(path: Path, rows) -> None:
-    with open(path, "w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f)
-        writer.writerow(GRADE_FIELDS)
-        for r in rows:
-            writer.writerow([_cell(r.student_id), r.notebook, r.item, _num(r.points),
-                             _num(r.max_points), r.status, _cell(r.message[:300])])
+    _replace_atomically(path, lambda f: _grades_csv(f, rows))
+
+
+def _grades_csv(f, rows) -> None:
+    writer = csv.writer(f)
+    writer.writerow(GRADE_FIELDS)
+    for r in rows:
+        writer.writerow([_cell(r.student_id), r.notebook, r.item, _num(r.points),
+                         _num(r.max_points), r.status, _cell(r.message[:300])])
 
 
 def max_points(spec) -> float:
@@ -74,13 +93,16 @@ def totals(batch) -> list[dict]:
 
 
 def write_summary(path: Path, batch) -> None:
+    _replace_atomically(path, lambda f: _summary_csv(f, batch))
+
+
+def _summary_csv(f, batch) -> None:
     fields = ["student_id", *batch.course, "total", "max_total", "max_auto",
               "written_pending"]
-    with open(path, "w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f)
-        writer.writerow(fields)
-        for row in totals(batch):
-            writer.writerow([_cell(row["student_id"])] + [_num(row[k]) for k in fields[1:]])
+    writer = csv.writer(f)
+    writer.writerow(fields)
+    for row in totals(batch):
+        writer.writerow([_cell(row["student_id"])] + [_num(row[k]) for k in fields[1:]])
 
 
 def append_log(path: Path, entry: dict) -> None:

@@ -115,3 +115,21 @@ def test_jupyterlab_news_popup_is_off():
 
     settings = json.loads((ROOT / "jupyter" / "lab-overrides.json").read_text())
     assert settings["@jupyterlab/apputils-extension:notification"]["fetchNews"] == "false"
+
+
+def test_a_wheel_carries_the_kit_course_directory(tmp_path):
+    """A non-editable install has the instructor sources and nbgrader config (as package
+    data, autograder/kit/), so `course-grade init` works without a checkout."""
+    import zipfile
+
+    out = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps",
+                          "-q", "-w", str(tmp_path), str(ROOT)], capture_output=True, text=True,
+                         timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    (wheel,) = tmp_path.glob("course_kit-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    sources = {p.relative_to(ROOT / "course").as_posix()
+               for p in (ROOT / "course" / "source").glob("*/*.ipynb")}
+    assert sources and {f"autograder/kit/{s}" for s in sources} <= names
+    assert "autograder/kit/nbgrader_config.py" in names
+    assert not any(n.startswith("course/") for n in names)  # no course dir beside the code

@@ -235,9 +235,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=_positive(int), default=2,
                    help="notebooks graded in parallel (default 2)")
     p.add_argument("--timeout-cell", type=_positive(float), default=60.0, metavar="S",
-                   help="seconds per cell and per graded item's checks (default 60)")
+                   help="CPU seconds of the student's code per cell and per graded item's "
+                   "checks (default 60); code that sleeps is stopped at 10x that in wall time")
     p.add_argument("--timeout-notebook", type=_positive(float), default=600.0, metavar="S",
-                   help="seconds per notebook, cells and checks together (default 600)")
+                   help="CPU seconds per notebook, cells and checks together (default 600)")
     p.add_argument("--memory-mb", type=_positive(int), default=2048, metavar="M",
                    help="address-space limit of each sandboxed notebook (default 2048)")
     p.add_argument("--source", default=None, help=argparse.SUPPRESS)  # another course's sources

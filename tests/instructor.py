@@ -16,10 +16,8 @@ kept in :data:`TIMINGS` for the report.
 from __future__ import annotations
 
 import json
-import os
 import re
 import secrets
-import signal
 import socket
 import subprocess
 import sys
@@ -31,7 +29,7 @@ from pathlib import Path
 import nbformat
 
 from autograder import config
-from tests.nbtools import jupyterlab_command
+from tests.nbtools import jupyterlab_command, stop_process_group
 
 VENV_BIN = Path(sys.executable).parent
 NBGRADER = VENV_BIN / "nbgrader"
@@ -224,10 +222,4 @@ class Formgrader:
         return f"{self.base_url}{path}?token={self.token}"
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=30)
+        stop_process_group(self.proc)

@@ -26,6 +26,21 @@ def jupyterlab_command(port: int, token: str, root_dir) -> list[str]:
     return cmd + (["--allow-root"] if getpass.getuser() == "root" else [])
 
 
+def stop_process_group(proc) -> None:
+    """Stop a server started with ``start_new_session=True`` and everything it started:
+    SIGTERM to its group, SIGKILL after 30 s."""
+    import signal
+    import subprocess
+
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=30)
+
+
 def plain(text: str) -> str:
     return ANSI.sub("", text)
 

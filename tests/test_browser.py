@@ -23,7 +23,6 @@ import json
 import os
 import re
 import secrets
-import signal
 import socket
 import subprocess
 import sys
@@ -35,7 +34,7 @@ import nbformat
 import pytest
 
 from autograder import config, course, release
-from tests.nbtools import jupyterlab_command
+from tests.nbtools import jupyterlab_command, stop_process_group
 
 pytestmark = pytest.mark.browser
 
@@ -108,13 +107,7 @@ class Lab:
             self.api("DELETE", f"/api/kernels/{kernel['id']}")
 
     def stop(self):
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
+        stop_process_group(self.proc)
 
 
 # Module scope: one server and one browser for all the browser tests (they are all in this

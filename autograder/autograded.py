@@ -125,28 +125,24 @@ def build(result, spec, source_nb):
     return nb
 
 
-def write(path: Path, nb) -> None:
-    """Write atomically: a reader (the formgrader) never sees half a notebook."""
+def replace_atomically(path: Path, write, newline: str | None = None) -> None:
+    """Create or replace ``path`` through a temporary file beside it that ``write(f)`` fills:
+    a reader (the formgrader, a spreadsheet) and an interrupted run never see half a file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            nbformat.write(nb, f)
+        with os.fdopen(fd, "w", encoding="utf-8", newline=newline) as f:
+            write(f)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write(path: Path, nb) -> None:
+    replace_atomically(path, lambda f: nbformat.write(nb, f))
 
 
 def write_text(path: Path, text: str) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    replace_atomically(path, lambda f: f.write(text))

@@ -48,17 +48,23 @@ def course_version(source_dir: Path | None = None) -> str:
     """A short hash of everything that decides a grade: the instructor sources and the
     checks (``course_lib/checks``, code and stored cases). Grades made under another
     version are regraded."""
-    import hashlib
 
     import course_lib.checks
 
     source_dir = Path(source_dir or config.SOURCE_DIR)
     checks_dir = Path(course_lib.checks.__file__).parent
-    digest = hashlib.sha256()
     files = sorted(p for p in source_dir.glob("*/*.ipynb") if p.stem == p.parent.name)
     files += sorted(p for p in checks_dir.rglob("*") if p.is_file() and p.suffix in (
         ".py", ".npz", ".json") and p.name != "manifest.json")
-    for path in files:
+    return files_hash(files)
+
+
+def files_hash(paths) -> str:
+    """A short hash of these files' names and contents, in the order given."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path in paths:
         digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()[:16]
 
@@ -325,7 +331,7 @@ def _grade(todo, specs, options, where, db, version, batch, engine_factory, late
             engine.close(now=batch.interrupted)
         if zygote is not None:
             if batch.interrupted:
-                _stop_zygote(zygote)
+                zygote.terminate()
             else:
                 zygote.close()
         _clean_private(private, where.out)
@@ -444,20 +450,6 @@ class _Stop:
         self.writing = False
         if self.requested and exc[0] is None:
             raise KeyboardInterrupt
-
-
-def _stop_zygote(zygote) -> None:
-    """After an interruption a grader process may have died holding the zygote's lock: stop
-    the zygote directly (its SIGTERM handler kills every worker it forked)."""
-    proc = getattr(zygote, "_proc", None)
-    if proc is None:
-        return
-    proc.terminate()
-    try:
-        proc.wait(timeout=30)
-    except Exception:  # noqa: BLE001
-        proc.kill()
-        proc.wait()
 
 
 class _Pool:

@@ -103,10 +103,9 @@ def _worker_course_version(source_dir: str | None) -> str:
 def grader_version() -> str:
     """A short hash of the grader's own code (``autograder/*.py``): workers must grade with
     the same code as the orchestrator, or the same submission could get another grade."""
-    digest = hashlib.sha256()
-    for path in sorted(config.AUTOGRADER_DIR.glob("*.py")):
-        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
-    return digest.hexdigest()[:16]
+    from .batch import files_hash
+
+    return files_hash(sorted(config.AUTOGRADER_DIR.glob("*.py")))
 
 
 # Sent to every worker before the plugin: defined from source so that it is pickled by
@@ -507,25 +506,18 @@ def check_scheduler(address: str, timeout: float = 5.0) -> None:
 
 # --------------------------------------------------------------------------- the gradebook
 
-def _masked(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:
-        return "<unparseable URL>"
-
-
 def check_database(db_url: str, timeout: float = 5.0) -> None:
     """Connect to the gradebook database once; raise :class:`DatabaseError` (one line, no
     password) when it cannot be used. Call it before grading starts."""
     import sqlalchemy
     from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
+    from .store import _safe_url
+
     try:
         url = sqlalchemy.engine.make_url(db_url)
     except ArgumentError:
-        raise DatabaseError(f"not a database URL: {_masked(db_url)}") from None
+        raise DatabaseError(f"not a database URL: {_safe_url(db_url)}") from None
     connect_args = {"connect_timeout": int(max(1, timeout))} \
         if url.get_backend_name() == "postgresql" else {}
     try:
@@ -533,14 +525,14 @@ def check_database(db_url: str, timeout: float = 5.0) -> None:
     except (NoSuchModuleError, ImportError) as exc:
         hint = " (pip install 'course-kit[postgres]')" \
             if url.get_backend_name() == "postgresql" else ""
-        raise DatabaseError(f"no driver for {_masked(db_url)}: {_first_line(exc)}{hint}") \
+        raise DatabaseError(f"no driver for {_safe_url(db_url)}: {_first_line(exc)}{hint}") \
             from None
     try:
         with engine.connect() as conn:
             conn.execute(sqlalchemy.text("SELECT 1"))
     except SQLAlchemyError as exc:
         cause = getattr(exc, "orig", None) or exc
-        raise DatabaseError(f"cannot use the gradebook database {_masked(db_url)}: "
+        raise DatabaseError(f"cannot use the gradebook database {_safe_url(db_url)}: "
                             f"{_first_line(cause)}") from None
     finally:
         engine.dispose()

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import functools
 import html
-import re
 from pathlib import Path
 
+from .session import BASE64
 from .submissions import _hide_tests, safe_name
 
 
@@ -107,16 +107,13 @@ def _ran(meta: dict | None, output: str) -> str:
     return out + "</div>"
 
 
-_BASE64 = re.compile(r"[A-Za-z0-9+/]+={0,2}")
-
-
 def _figures(cell) -> str:
     """The figures the grader saw this cell draw (validated: only base64 PNG data)."""
     out = []
     for o in cell.get("outputs", []):
         png = o.get("data", {}).get("image/png") if o.get("output_type") == "display_data" \
             else None
-        if isinstance(png, str) and _BASE64.fullmatch(png):
+        if isinstance(png, str) and BASE64.fullmatch(png):
             out.append(f"<img class='figure' alt='a figure drawn by this cell' "
                        f"src='data:image/png;base64,{png}'>")
     return "".join(out)

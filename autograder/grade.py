@@ -36,8 +36,8 @@ from .submissions import Assembled, NotebookSpec, Unreadable
 from .zygote import Zygote, ZygoteError
 
 STATUSES = ("passed", "failed", "error", "timeout", "missing", "crashed", "manual")
-MANUAL_MESSAGE = ("written answer: needs manual grading (use nbgrader's formgrader, or put "
-                  "the points in this row)")
+MANUAL_MESSAGE = ("written answer: needs manual grading in nbgrader's formgrader (grades.csv "
+                  "shows the points once given there)")
 
 
 @dataclass

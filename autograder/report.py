@@ -20,6 +20,8 @@ import csv
 import json
 from pathlib import Path
 
+from .autograded import replace_atomically
+
 GRADE_FIELDS = ("student_id", "notebook", "item", "points", "max_points", "status", "message")
 
 
@@ -34,24 +36,8 @@ def _cell(text: str) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
-def _replace_atomically(path: Path, write) -> None:
-    """Write ``path`` through a temporary file: an interrupted run never leaves half a CSV."""
-    import os
-    import tempfile
-
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", newline="", encoding="utf-8") as f:
-            write(f)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_grades(path: Path, rows) -> None:
-    _replace_atomically(path, lambda f: _grades_csv(f, rows))
+    replace_atomically(path, lambda f: _grades_csv(f, rows), newline="")
 
 
 def _grades_csv(f, rows) -> None:
@@ -93,7 +79,7 @@ def totals(batch) -> list[dict]:
 
 
 def write_summary(path: Path, batch) -> None:
-    _replace_atomically(path, lambda f: _summary_csv(f, batch))
+    replace_atomically(path, lambda f: _summary_csv(f, batch), newline="")
 
 
 def _summary_csv(f, batch) -> None:

@@ -229,7 +229,7 @@ class Sandbox:
         return self._guard(go)
 
 
-_BASE64 = re.compile(r"[A-Za-z0-9+/]+={0,2}")
+BASE64 = re.compile(r"[A-Za-z0-9+/]+={0,2}")  # the figures' PNG data, as it may reach HTML
 
 
 def _cell_result(raw: dict) -> dict:
@@ -245,7 +245,7 @@ def _cell_result(raw: dict) -> dict:
     return {
         "status": status,
         "figures": [f for f in figures[:3] if isinstance(f, str) and len(f) <= 360_000
-                    and _BASE64.fullmatch(f)] if isinstance(figures, list) else [],
+                    and BASE64.fullmatch(f)] if isinstance(figures, list) else [],
         "limit": limit if limit in ("cpu", "wall") else None,
         "error": error[:1000] if isinstance(error, str) else None,
         "output": text[:20000] if isinstance(text, str) else "",

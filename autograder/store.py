@@ -377,5 +377,5 @@ def _safe_url(url: str) -> str:
 
     try:
         return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # noqa: BLE001 - a malformed URL is shown as given
-        return url
+    except Exception:  # noqa: BLE001 - it could hold a password we cannot find
+        return "<unparseable URL>"

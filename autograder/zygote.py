@@ -165,6 +165,18 @@ class Zygote:
                 self._wait_exit()
                 self._proc = None
 
+    def terminate(self) -> None:
+        """Stop the zygote without a request (its SIGTERM handler kills every worker it
+        forked): for when a grader process may have died holding the lock, after an
+        interruption."""
+        if self._proc is not None:
+            self._proc.terminate()
+            self._wait_exit()
+            self._proc = None
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+
     def _wait_exit(self) -> None:
         patience = Patience(self._proc.pid, *EXIT_PATIENCE)
         while self._proc.poll() is None:

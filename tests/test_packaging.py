@@ -120,11 +120,17 @@ def test_jupyterlab_news_popup_is_off():
 def test_a_wheel_carries_the_kit_course_directory(tmp_path):
     """A non-editable install has the instructor sources and nbgrader config (as package
     data, autograder/kit/), so `course-grade init` works without a checkout."""
+    import shutil
     import zipfile
 
-    out = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps",
-                          "-q", "-w", str(tmp_path), str(ROOT)], capture_output=True, text=True,
-                         timeout=600)
+    had_build = (ROOT / "build").exists()
+    try:
+        out = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w",
+                              str(tmp_path), str(ROOT)], capture_output=True, text=True,
+                             timeout=600)
+    finally:
+        if not had_build:  # setuptools builds in the checkout: leave it as it was
+            shutil.rmtree(ROOT / "build", ignore_errors=True)
     assert out.returncode == 0, out.stderr[-3000:]
     (wheel,) = tmp_path.glob("course_kit-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())

@@ -44,9 +44,11 @@ from ._compare import (
 )
 from ._core import (
     CHECKS,
+    MISTAKES,
     Check,
     CheckFailed,
     Context,
+    Mistake,
     NotImplementedYet,
     Outcome,
     StudentCodeError,
@@ -58,7 +60,8 @@ from ._student import RemoteHandle, call, call_many, get_attr, label_of, materia
 from ._values import as_array, as_dict, as_float, as_int, as_list, as_tuple
 
 __all__ = [
-    "CHECKS", "Check", "CheckFailed", "Context", "NotImplementedYet", "Outcome",
+    "CHECKS", "MISTAKES", "Check", "CheckFailed", "Context", "Mistake", "NotImplementedYet",
+    "Outcome",
     "RemoteHandle", "StudentCodeError", "as_array", "as_dict", "as_float", "as_int",
     "as_list", "as_tuple", "call", "call_many", "check_gradient", "diagnose",
     "expect_close", "expect_equal", "fail", "fmt", "get_attr", "label_of", "loss_of",

@@ -17,6 +17,44 @@ import numpy as np
 
 GREEN, RED, YELLOW, BOLD, RESET = "\x1b[32m", "\x1b[31m", "\x1b[33m", "\x1b[1m", "\x1b[0m"
 
+#: Every mistake a check can name: local id -> short title ("no-1-over-N" -> "loss and
+#: gradient not averaged over N"). A failure's mistake is reported as "<item>/<id>".
+MISTAKES: dict[str, str] = {
+    "wrong-value": "wrong value",
+    "wrong-gradient": "gradient does not match the numerical gradient",
+    "wrong-shape": "wrong shape",
+    "wrong-type": "wrong type of result",
+    "changed-input": "changed its input in place",
+    "raised-error": "raised an error",
+    "timed-out": "timed out",
+    "crashed": "crashed (memory or processes)",
+    "not-attempted": "not attempted",
+}
+
+
+class Mistake(str):
+    """A hint that names a mistake: the text is what the student reads; ``id`` and ``title``
+    are what an instructor's report counts.
+
+    Use it wherever a hint (a ``str``) goes: ``hints={Mistake("no-1-over-N", "loss not
+    averaged over N", "did you divide by N?"): predicted}`` or ``fail(msg, hint=Mistake(...))``.
+    The same id must always come with the same title.
+    """
+
+    id: str
+    title: str
+
+    def __new__(cls, id: str, title: str, text: str):
+        known = MISTAKES.setdefault(id, title)
+        if known != title:
+            raise ValueError(f"mistake {id!r} already has the title {known!r}, not {title!r}")
+        self = super().__new__(cls, text)
+        self.id, self.title = id, title
+        return self
+
+    def __reduce__(self):  # pickles (Dask, multiprocessing) as what it is
+        return (Mistake, (self.id, self.title, str(self)))
+
 
 class CheckFailed(AssertionError):
     """A check found something wrong; ``str(exc)`` is a student-readable lesson.
@@ -26,11 +64,15 @@ class CheckFailed(AssertionError):
 
     status = "failed"
     headline = "not right yet"
+    default_mistake = "wrong-value"
 
-    def __init__(self, message: str, *, hint: str | None = None):
+    def __init__(self, message: str, *, hint: str | None = None, mistake: str | None = None):
+        """mistake: the id (a key of :data:`MISTAKES`) of what went wrong; by default the
+        hint's id when the hint is a :class:`Mistake`, else the class's generic one."""
         super().__init__(message)
         self.message = message
         self.hint = hint
+        self.mistake = mistake or getattr(hint, "id", None) or self.default_mistake
         self.item: str | None = None
         self.seed: int | None = None
         self.hidden = False
@@ -60,6 +102,7 @@ class NotImplementedYet(CheckFailed):
 
     status = "not_implemented"
     headline = "not implemented yet"
+    default_mistake = "not-attempted"
 
 
 class StudentCodeError(CheckFailed):
@@ -67,6 +110,7 @@ class StudentCodeError(CheckFailed):
 
     status = "error"
     headline = "your code raised an error"
+    default_mistake = "raised-error"
 
 
 @dataclass
@@ -90,10 +134,18 @@ class Outcome:
     hidden: bool
     seconds: float
     exception: CheckFailed | None = field(default=None, repr=False)
+    #: "<item>/<mistake id>" for a failure (None when passed); its title is in MISTAKES.
+    mistake: str | None = None
 
     @property
     def passed(self) -> bool:
         return self.status == "passed"
+
+    @property
+    def mistake_title(self) -> str | None:
+        if self.mistake is None:
+            return None
+        return MISTAKES.get(self.mistake.partition("/")[2], self.mistake)
 
     @property
     def summary(self) -> str:
@@ -140,7 +192,7 @@ class Check:
         except CheckFailed as exc:
             exc.item, exc.seed, exc.hidden = self.name, seed, hidden
             return Outcome(self.name, exc.status, str(exc), seed, hidden,
-                           time.perf_counter() - start, exc)
+                           time.perf_counter() - start, exc, f"{self.name}/{exc.mistake}")
         return Outcome(self.name, "passed", "passed", seed, hidden, time.perf_counter() - start)
 
     def __call__(self, *objs, seed: int | None = None, hidden: bool = False) -> None:
@@ -173,6 +225,6 @@ def register(name: str, description: str = ""):
     return decorate
 
 
-def fail(message: str, *, hint: str | None = None):
-    """Stop the check with a student-readable lesson."""
-    raise CheckFailed(message, hint=hint)
+def fail(message: str, *, hint: str | None = None, mistake: str | None = None):
+    """Stop the check with a student-readable lesson (see :class:`CheckFailed`)."""
+    raise CheckFailed(message, hint=hint, mistake=mistake)

@@ -82,6 +82,35 @@ class Row:
     status: str
     message: str
     detail: str = ""
+    #: "<check>/<id>" of the mistake behind a failure (None: passed, written answer, or a
+    #: failure on the grader's side); its title from the checks' MISTAKES or GRADER_MISTAKES
+    mistake: str | None = None
+    mistake_title: str | None = None
+    check_seconds: float | None = None  # wall seconds the item's checks took (last try)
+
+
+#: Mistakes only the grader can see (the checks never run): local id -> title.
+GRADER_MISTAKES = {"unreadable": "notebook file could not be read"}
+
+
+def mistake_title(mistake: str | None) -> str | None:
+    """The title of a qualified mistake id ("svm_loss_naive/no-1-over-N")."""
+    if mistake is None:
+        return None
+    from course_lib.checks import MISTAKES
+
+    local = mistake.partition("/")[2]
+    return MISTAKES.get(local) or GRADER_MISTAKES.get(local) or local
+
+
+def _generic(item: dict, local: str) -> str:
+    """A generic mistake of an item, named after its (first) check as the checks name theirs."""
+    calls = item.get("calls") or []
+    return f"{calls[0].item if calls else item['grade_id']}/{local}"
+
+
+# the generic mistake of each status the grader gives without a check's verdict
+_STATUS_MISTAKE = {"timeout": "timed-out", "crashed": "crashed", "missing": "not-attempted"}
 
 
 @dataclass
@@ -336,10 +365,12 @@ def _cell_errors(item: dict, plan: Assembled, runner: _Runner) -> str:
     return "\n".join(notes)
 
 
-def _row(student, notebook, item, points, status, message, detail="") -> Row:
+def _row(student, notebook, item, points, status, message, detail="", mistake=None,
+         seconds=None) -> Row:
     first = message.strip().splitlines()[0] if message.strip() else status
     return Row(student, notebook, item["grade_id"], points, item["points"], status, first,
-               detail or message)
+               detail or message, mistake, mistake_title(mistake),
+               None if seconds is None else round(seconds, 4))
 
 
 def _resource_limit(status: str, message: str) -> tuple[str, str]:
@@ -353,21 +384,29 @@ def _resource_limit(status: str, message: str) -> tuple[str, str]:
 
 
 def _check(item: dict, runner: _Runner):
-    """(points, status, message, lesson, lost) of one try at an item's checks; ``lost``:
-    the worker timed out or crashed under them (worth a second try)."""
+    """(points, status, message, lesson, lost, mistake, seconds) of one try at an item's
+    checks; ``lost``: the worker timed out or crashed under them (worth a second try);
+    ``mistake``: the failure's qualified id, None when passed or the grader is at fault;
+    ``seconds``: how long the checks ran (None when they did not)."""
     gid = item["grade_id"]
     if runner.budget() is None or not runner.ensure():
         if runner.out_of_time:
-            return 0.0, "timeout", f"not graded: {runner.out_of_time}", "", False
-        return 0.0, "crashed", f"not graded: {runner.gave_up}", "", False
+            return (0.0, "timeout", f"not graded: {runner.out_of_time}", "", False,
+                    _generic(item, "timed-out"), None)
+        grader_side = (runner.gave_up or "").startswith("the sandbox could not be started")
+        return (0.0, "crashed", f"not graded: {runner.gave_up}", "", False,
+                None if grader_side else _generic(item, "crashed"), None)
     budget = runner.budget()  # after ensure(): running the cells again used some of it
     if budget is None:
-        return 0.0, "timeout", f"not graded: {runner.out_of_time}", "", False
+        return (0.0, "timeout", f"not graded: {runner.out_of_time}", "", False,
+                _generic(item, "timed-out"), None)
     sb = runner.sb
     sb.begin_item(*budget)
+    t0 = time.perf_counter()
     try:
         result = grade_item(Client(sb), item)
     except SandboxFailure as exc:
+        seconds = time.perf_counter() - t0
         if exc.status == "timeout":
             message = f"your code {_overran(exc.limit, *budget)} when the check called it"
             if not sb.alive:
@@ -376,32 +415,39 @@ def _check(item: dict, runner: _Runner):
         else:
             how = runner.lost(f"checking {gid}")
             message = f"the notebook's process {how} while this item was checked"
-        return 0.0, exc.status, message, "", True
-    except ChannelError as exc:
+        return (0.0, exc.status, message, "", True,
+                _generic(item, _STATUS_MISTAKE.get(exc.status, "crashed")), seconds)
+    except ChannelError as exc:  # the student's process answered with garbage
         return (0.0, "error", f"the notebook's process sent a malformed reply ({exc})", "",
-                False)
+                False, _generic(item, "raised-error"), time.perf_counter() - t0)
     except Exception as exc:  # a bug in a check must cost neither the batch nor the item
         runner.problems.append(f"check error on {gid}: {traceback.format_exc(limit=5)}")
         return (0.0, "error", f"the grader could not check this item ({type(exc).__name__}: "
-                f"{exc}); please tell your instructor", "", False)
+                f"{exc}); please tell your instructor", "", False, None, None)
+    seconds = time.perf_counter() - t0
     status = "failed" if result.status == "not_implemented" else result.status
-    lesson = ""
-    if result.outcomes and not result.outcomes[-1].passed:
-        lesson = result.outcomes[-1].message
-    return result.points, status, result.message, lesson, False
+    lesson = mistake = ""
+    failed = next((o for o in result.outcomes if not o.passed), None)
+    if failed is not None:
+        lesson, mistake = failed.message, failed.mistake
+    return (result.points, status, result.message, lesson, False,
+            (mistake or _generic(item, "wrong-value")) if status != "passed" else None,
+            seconds)
 
 
 def _grade_one(item: dict, plan: Assembled, runner: _Runner, options: Options):
-    """(points, status, message, detail) of one autograded item."""
+    """(points, status, message, detail, mistake, seconds) of one autograded item."""
     gid = item["grade_id"]
-    points, status, message, lesson, lost = _check(item, runner)
+    points, status, message, lesson, lost, mistake, seconds = _check(item, runner)
     if lost and runner.retry_once(f"item {gid}", f"checking {gid}: {message}"):
-        points, status, message, lesson, lost = _check(item, runner)
+        points, status, message, lesson, lost, mistake, seconds = _check(item, runner)
         runner.problems.append(f"checking {gid} again: {status}")
     detail = lesson or message
     if status == "passed":
-        return points, status, message, detail
-    status, message = _resource_limit(status, message)
+        return points, status, message, detail, None, seconds
+    limited, message = _resource_limit(status, message)
+    if limited != status:
+        status, mistake = limited, _generic(item, "crashed")
     missing = [plan.missing[k] for k in item["exercises"] if k in plan.missing]
     problem = _cell_problem(item, plan, runner)
     context = None
@@ -411,8 +457,10 @@ def _grade_one(item: dict, plan: Assembled, runner: _Runner, options: Options):
         status, context = problem
     if context:
         message, detail = context, f"{context}\n{detail}"
+        mistake = _generic(item, _STATUS_MISTAKE[status])
     extra = _cell_errors(item, plan, runner)
-    return points, status, message, f"{detail}\n{extra}" if extra else detail
+    return (points, status, message, f"{detail}\n{extra}" if extra else detail, mistake,
+            seconds)
 
 
 def _grade_items(spec: NotebookSpec, plan: Assembled, runner: _Runner, student: str,
@@ -422,12 +470,15 @@ def _grade_items(spec: NotebookSpec, plan: Assembled, runner: _Runner, student: 
         if item["kind"] == "manual":
             if item["cell"] in plan.missing:
                 rows.append(_row(student, spec.notebook, item, 0.0, "missing",
-                                 plan.missing[item["cell"]]))
+                                 plan.missing[item["cell"]],
+                                 mistake=f"{item['grade_id']}/not-attempted"))
             else:
                 rows.append(_row(student, spec.notebook, item, None, "manual", MANUAL_MESSAGE))
             continue
-        points, status, message, detail = _grade_one(item, plan, runner, options)
-        rows.append(_row(student, spec.notebook, item, points, status, message, detail))
+        points, status, message, detail, mistake, seconds = _grade_one(item, plan, runner,
+                                                                       options)
+        rows.append(_row(student, spec.notebook, item, points, status, message, detail,
+                         mistake, seconds))
     return rows
 
 
@@ -438,15 +489,12 @@ def grade_notebook(zygote: Zygote, spec: NotebookSpec, student: str, path: Path 
     log = {"student_id": student, "notebook": spec.notebook,
            "file": str(path) if path else None, "max_points": spec.max_auto}
 
-    def everything(status: str, message: str) -> list[Row]:
-        out = []
-        for item in spec.items:
-            out.append(Row(student, spec.notebook, item["grade_id"], 0.0, item["points"],
-                           status, message))
-        return out
+    def everything(status: str, message: str, local: str) -> list[Row]:
+        return [_row(student, spec.notebook, item, 0.0, status, message,
+                     mistake=_generic(item, local)) for item in spec.items]
 
     if path is None:
-        rows = everything("missing", "not submitted")
+        rows = everything("missing", "not submitted", "not-attempted")
         log.update(status="not submitted", points=0.0, seconds={"total": 0.0})
         return NotebookResult(student, spec.notebook, rows, log)
     try:
@@ -455,7 +503,8 @@ def grade_notebook(zygote: Zygote, spec: NotebookSpec, student: str, path: Path 
         message = f"{Path(path).name} {exc}"
         log.update(status="unreadable", points=0.0, problems=[message],
                    seconds={"total": time.monotonic() - t0})
-        return NotebookResult(student, spec.notebook, everything("error", message), log)
+        return NotebookResult(student, spec.notebook,
+                              everything("error", message, "unreadable"), log)
     plan = submissions.assemble(spec, cells)
     runner = _Runner(zygote, plan, options)
     try:

@@ -10,8 +10,13 @@ PostgreSQL for a course graded on many machines) is the system of record. For ea
 * each exercise's check messages as its solution cell's ``auto_comment`` (nbgrader keeps
   comments on solution cells) and the notebook's late penalty;
 * one row of our own table, ``course_grade_result``: the submission's sha256 and the course
-  version it was graded under (a re-run skips what is unchanged), the per-item statuses and
-  messages (what the CSVs and LMS exports show) and the notebook's log line.
+  version it was graded under (a re-run skips what is unchanged), the per-item statuses,
+  messages, mistake ids and titles and check seconds (what the CSVs, LMS exports and the
+  mistake report show; a JSON list, so older gradebooks stay readable) and the notebook's
+  log line.
+
+A failed item's line of the auto comment ends with ``[mistake: <check>/<id>]``: a grader in
+the formgrader sees what the report counts (the student already read the same hint).
 
 Manual scores and comments typed in the formgrader are never touched. Only one process
 (the orchestrator) writes.
@@ -205,8 +210,7 @@ class Store:
                     if item["kind"] == "auto":
                         messages.setdefault(key, []).append(
                             f"{row.item}: {_points(row.points)} / {_points(row.max_points)} "
-                            f"{row.status}" + ("" if row.status == "passed"
-                                               else f": {row.message}"))
+                            f"{row.status}" + _failure(row))
             keys = {c.key: c.grade_id for c in spec.cells if c.grade_id}
             for key, lines in messages.items():
                 comment = comments.get(keys.get(key, key))
@@ -359,9 +363,22 @@ def _points(x) -> str:
     return "-" if x is None else f"{x:g}"
 
 
+def _failure(row) -> str:
+    """What a comment line says after a failed item's status: its message and mistake id."""
+    if row.status == "passed":
+        return ""
+    mistake = getattr(row, "mistake", None)
+    return f": {row.message}" + (f" [mistake: {mistake}]" if mistake else "")
+
+
 def _plain_row(row) -> dict:
+    """A row as ``course_grade_result.rows`` holds it. ``mistake``, ``mistake_title`` and
+    ``check_seconds`` came later: rows written before lack them (read them with ``.get``)."""
     return {"item": row.item, "points": row.points, "max_points": row.max_points,
-            "status": row.status, "message": row.message, "detail": row.detail}
+            "status": row.status, "message": row.message, "detail": row.detail,
+            "mistake": getattr(row, "mistake", None),
+            "mistake_title": getattr(row, "mistake_title", None),
+            "check_seconds": getattr(row, "check_seconds", None)}
 
 
 def _naive_utc(when: dt.datetime | None) -> dt.datetime | None:

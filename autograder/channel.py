@@ -27,6 +27,9 @@ from course_lib.checks._student import (
     RemoteHandle,
     not_implemented,
     raised,
+    restore_random,
+    seed_random,
+    trace_steps,
 )
 
 MAX_MESSAGE_BYTES = 512 * 1024 * 1024
@@ -193,6 +196,7 @@ class ObjectServer:
         self.namespace = namespace
         self.handles: dict[int, object] = {}
         self._next = 1
+        self._random_states: list = []  # saved by "seed", restored by "unseed"
 
     def _to_handle(self, value) -> dict:
         hid = self._next
@@ -248,6 +252,20 @@ class ObjectServer:
                 for args, kwargs in self._decode(request["calls"], buffers):
                     results.append(target(*args, **kwargs))
                 return self._reply(results)
+            if op == "count_steps":
+                args = self._decode(request["args"], buffers)
+                kwargs = self._decode(request["kwargs"], buffers)
+                return self._reply(trace_steps(target, args, kwargs)[1])
+            if op == "seed":
+                seed = request.get("seed")
+                if seed is None:
+                    if self._random_states:
+                        restore_random(self._random_states.pop())
+                elif type(seed) is int:
+                    self._random_states.append(seed_random(seed))
+                else:
+                    raise ChannelError("a seed must be an int or null")
+                return self._reply(None)
             if op == "fetch":
                 return self._reply(target)
             if op == "setattr":
@@ -378,6 +396,26 @@ class RemoteRef(RemoteHandle):
     def _course_materialize(self):
         value, _ = self._client._send({"op": "fetch", "target": self._target()}, [], self._label)
         return value
+
+    def _course_count_steps(self, args, kwargs):
+        buffers: list[bytes] = []
+        message = {
+            "op": "count_steps", "target": self._target(),
+            "args": self._client.encode_args(list(args), buffers),
+            "kwargs": self._client.encode_args(dict(kwargs), buffers),
+        }
+        counts, _ = self._client._send(message, buffers, self._label)
+        if type(counts) is not dict or not all(
+                type(k) is str and type(v) is int and v >= 0 for k, v in counts.items()):
+            raise ChannelError("count_steps reply is not a dict of line counts")
+        return counts
+
+    def _course_session(self):
+        return self._client
+
+    def _course_seed_random(self, seed):
+        self._client._send({"op": "seed", "seed": None if seed is None else int(seed)}, [],
+                           self._label)
 
     def _course_setattr(self, name, value):
         buffers: list[bytes] = []

@@ -27,6 +27,12 @@ Rules every check follows: reach student code only through ``call`` / ``call_man
 comparing it; never contain a callable reference solution (expected values come from stored
 results, identities, hand-computable entries and numerical gradients of the student's own
 forward pass).
+
+Vectorized items: ``expect_vectorized(fn, lambda N: (W, X[:N], y[:N], reg), name)`` fails
+(mistake ``python-loop``) when the Python lines the student's own code runs grow with N
+(``count_steps`` counts them where the code runs, in the kernel or the grader's sandbox).
+Every check runs with the global ``np.random`` and ``random`` seeded with its seed (here and
+in the sandbox), so code drawing from them gives the same message every run.
 """
 
 import importlib
@@ -37,6 +43,7 @@ from ._compare import (
     diagnose,
     expect_close,
     expect_equal,
+    expect_vectorized,
     fmt,
     loss_of,
     numerical_gradient,
@@ -55,17 +62,29 @@ from ._core import (
     fail,
     public_seed,
     register,
+    seeded_globals,
 )
-from ._student import RemoteHandle, call, call_many, get_attr, label_of, materialize, set_attr
+from ._student import (
+    RemoteHandle,
+    call,
+    call_many,
+    count_steps,
+    get_attr,
+    label_of,
+    materialize,
+    set_attr,
+    step_counts,
+)
 from ._values import as_array, as_dict, as_float, as_int, as_list, as_tuple
 
 __all__ = [
     "CHECKS", "MISTAKES", "Check", "CheckFailed", "Context", "Mistake", "NotImplementedYet",
     "Outcome",
     "RemoteHandle", "StudentCodeError", "as_array", "as_dict", "as_float", "as_int",
-    "as_list", "as_tuple", "call", "call_many", "check_gradient", "diagnose",
-    "expect_close", "expect_equal", "fail", "fmt", "get_attr", "label_of", "loss_of",
-    "materialize", "numerical_gradient", "public_seed", "register", "rel_errors", "set_attr",
+    "as_list", "as_tuple", "call", "call_many", "check_gradient", "count_steps", "diagnose",
+    "expect_close", "expect_equal", "expect_vectorized", "fail", "fmt", "get_attr", "label_of",
+    "loss_of", "materialize", "numerical_gradient", "public_seed", "register", "rel_errors",
+    "seeded_globals", "set_attr", "step_counts",
 ]
 
 for _module in pkgutil.iter_modules(__path__):

@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..gradcheck import TINY
-from ._core import CheckFailed
-from ._student import call_many
+from ._core import CheckFailed, Mistake
+from ._student import call_many, label_of, step_counts
 from ._values import as_array, as_float
 
 
@@ -229,3 +229,64 @@ def loss_of(result, name: str = "loss") -> float:
     if type(result) in (tuple, list) and len(result) >= 1:
         return as_float(result[0], name)
     return as_float(result, name)
+
+
+# --------------------------------------------------------------------------- vectorization
+
+PYTHON_LOOP = "python-loop"
+CALLS_LOOP_VERSION = "calls-loop-version"
+
+
+def _own_function(qualname: str) -> str:
+    """``"f.<locals>.<listcomp>"`` -> ``"f"``; ``"KNN.predict"`` -> ``"predict"``."""
+    return qualname.split(".<locals>")[0].rsplit(".", 1)[-1]
+
+
+def expect_vectorized(fn, make_args, name: str, *, sizes=(10, 100), label: str | None = None,
+                      over: str = "the examples", slack: int | None = None) -> None:
+    """Fail unless the Python work of ``fn(*make_args(N))`` stays the same as N grows.
+
+    Counts the line events of the student's own code (:func:`count_steps`, in the student's
+    kernel or in the grader's sandbox) at each N in ``sizes``; numpy's work is not counted,
+    so whole-array operations cost the same at any N while a Python loop over the data (a
+    ``for``, a comprehension, ``np.vectorize``, calling the naive version) adds its body once
+    per example. make_args: ``N -> tuple`` of arguments (keep every other size, such as the
+    number of classes, fixed: a loop over those is allowed); over: what N counts, for the
+    message; slack: growth in lines still accepted (default ``max(8, (N_max - N_min) // 4)``).
+    Fails with mistake ``python-loop``, or ``calls-loop-version`` when most of the growth
+    happens in another function of the student's that ``fn`` calls.
+    """
+    label = label or label_of(fn)
+    profiles = []
+    for n in sizes:
+        args = make_args(n)
+        profiles.append(step_counts(fn, *(args if type(args) is tuple else (args,)),
+                                    label=label))
+    totals = [sum(p.values()) for p in profiles]
+    growth = totals[-1] - totals[0]
+    allowed = max(8, (sizes[-1] - sizes[0]) // 4) if slack is None else slack
+    if growth <= allowed:
+        return
+    ran = f"{name} ran {totals[0]} Python lines for N = {sizes[0]} and {totals[-1]} for N = " \
+          f"{sizes[-1]}"
+    by_function = {k: v - profiles[0].get(k, 0) for k, v in profiles[-1].items()}
+    worst = max(by_function, key=by_function.get)
+    callee = _own_function(worst)
+    if callee != _own_function(label) and not callee.startswith("<") \
+            and by_function[worst] * 2 > growth:
+        raise CheckFailed(
+            f"{ran}: {by_function[worst]} of the extra lines ran in {worst}, which {name} "
+            f"calls, so it still loops over {over} in Python.",
+            hint=Mistake(CALLS_LOOP_VERSION, "the vectorized version calls a looping function",
+                         f"a vectorized version must not call {worst} (or any function with a "
+                         "loop over the data): compute the result with whole-array numpy "
+                         "operations"),
+        )
+    raise CheckFailed(
+        f"{ran}: a Python loop over {over}. Vectorized means whole-array numpy operations, "
+        "whose number of Python steps does not depend on N.",
+        hint=Mistake(PYTHON_LOOP, "a Python loop in code that should be vectorized",
+                     "replace the loop (for, a comprehension, np.vectorize, apply_along_axis) "
+                     "by operations on whole arrays: broadcasting, fancy indexing such as "
+                     "a[np.arange(N), y], np.sum(..., axis=...)"),
+    )

@@ -8,6 +8,7 @@ student's kernel) and against proxies of objects living in the autograder's sand
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import time
 import zlib
@@ -188,7 +189,8 @@ class Check:
         ctx = Context(self.name, seed, hidden, np.random.default_rng(seed))
         start = time.perf_counter()
         try:
-            self.body(ctx, *objs)
+            with seeded_globals(seed, objs):
+                self.body(ctx, *objs)
         except CheckFailed as exc:
             exc.item, exc.seed, exc.hidden = self.name, seed, hidden
             return Outcome(self.name, exc.status, str(exc), seed, hidden,
@@ -201,6 +203,39 @@ class Check:
             raise outcome.exception.with_traceback(None)
         extra = " (grading cases)" if hidden else ""
         print(f"{GREEN}✔ {self.name}: passed{extra}{RESET}")
+
+
+@contextlib.contextmanager
+def seeded_globals(seed: int, objs=()):
+    """For the duration of a check: the global ``np.random`` and ``random`` seeded with
+    ``seed`` in this process and in every sandbox process that one of ``objs`` (a
+    ``RemoteHandle``) lives in; their previous states restored afterwards.
+
+    Student code that draws from the global generators (CS231n's ``LinearClassifier.train``
+    samples its batches with ``np.random.choice``) then gets the same message every run.
+    """
+    from ._student import RemoteHandle, restore_random, seed_random
+
+    sessions = {}
+    for obj in objs:
+        inner = obj.values() if type(obj) is dict else obj if type(obj) in (list, tuple) else ()
+        for o in (obj, *inner):
+            if isinstance(o, RemoteHandle):
+                sessions.setdefault(id(o._course_session()), o)
+    saved = seed_random(seed)
+    seeded = []
+    try:
+        for handle in sessions.values():
+            handle._course_seed_random(seed)
+            seeded.append(handle)
+        yield
+    finally:
+        # a failed restore (a sandbox out of time) must not turn the check's outcome into an
+        # error: every check seeds afresh, and a lost sandbox fails its next request anyway
+        for handle in reversed(seeded):
+            with contextlib.suppress(Exception):
+                handle._course_seed_random(None)
+        restore_random(saved)
 
 
 class _Registry(dict):

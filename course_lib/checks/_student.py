@@ -12,7 +12,10 @@ Checks never call a student's function directly. They use :func:`call` (and
 
 from __future__ import annotations
 
+import functools
 import inspect
+import sys
+import sysconfig
 import traceback
 from pathlib import Path
 
@@ -59,6 +62,20 @@ class RemoteHandle:
 
     def _course_setattr(self, name: str, value) -> None:
         raise NotImplementedError
+
+    def _course_count_steps(self, args: tuple, kwargs: dict) -> dict[str, int]:
+        """Call the remote object under :func:`trace_steps` where it runs; return the
+        line counts per function of the student's own code."""
+        raise NotImplementedError
+
+    def _course_session(self):
+        """What identifies the process the object lives in (one seed request per process)."""
+        return self
+
+    def _course_seed_random(self, seed: int | None) -> None:
+        """Seed the remote process's global ``np.random`` and ``random`` with ``seed`` (saving
+        their states), or restore the saved states when ``seed`` is None. A handle whose
+        process has no random state to seed may keep this no-op."""
 
 
 def label_of(fn) -> str:
@@ -179,6 +196,121 @@ def call(fn, *args, names=None, label: str | None = None, **kwargs):
         raise raised(label, type(exc).__name__, str(exc), student_traceback(exc)) from None
     _check_not_mutated(label, names, snapshot, args)
     return result
+
+
+# --------------------------------------------------------------------------- step counting
+
+@functools.cache
+def _library_dirs() -> tuple[str, ...]:
+    """Directories whose code is not the student's: the standard library, installed
+    packages (numpy, IPython), course_lib and the autograder."""
+    dirs = {_COURSE_LIB_DIR, str(Path(_COURSE_LIB_DIR).parent / "autograder")}
+    paths = sysconfig.get_paths()
+    for key in ("stdlib", "platstdlib", "purelib", "platlib"):
+        if paths.get(key):
+            dirs.add(str(Path(paths[key]).resolve()))
+    for prefix in {sys.prefix, sys.base_prefix, sys.exec_prefix}:
+        dirs.add(str(Path(prefix).resolve()))
+    dirs.discard("/")
+    return tuple(d.rstrip("/") + "/" for d in dirs)
+
+
+def _is_students(filename: str, library: tuple[str, ...]) -> bool:
+    """Notebook cells (``<ipython-input-...>``, ``/tmp/ipykernel_*/...``, ``<string>``) and the
+    student's own modules; not frozen bootstrap code or any library."""
+    if filename.startswith("<"):
+        return not filename.startswith("<frozen")
+    if "ipykernel_" in filename:
+        return True
+    try:
+        path = str(Path(filename).resolve())
+    except (OSError, ValueError):
+        path = filename
+    return not path.startswith(library) and not filename.startswith(library)
+
+
+def trace_steps(fn, args: tuple = (), kwargs: dict | None = None) -> tuple[object, dict[str, int]]:
+    """Call ``fn(*args, **kwargs)`` counting the Python line events of the student's own code.
+
+    Returns ``(result, counts)``, counts: ``{function qualname: line events}`` for every
+    function of the student's code that ran (numpy, the standard library, course_lib and
+    the autograder are not counted: one ``X @ W`` is one line whatever the size of ``X``).
+    A Python loop adds its body's lines once per iteration; comprehensions and generator
+    expressions count per item too. Exceptions propagate unchanged. Any tracer installed
+    before (a debugger, coverage) is suspended for the call and restored after.
+    """
+    library = _library_dirs()
+    counts: dict[str, int] = {}
+    mine: dict[object, bool] = {}
+
+    def local(frame, event, arg):
+        if event == "line":
+            name = frame.f_code.co_qualname
+            counts[name] = counts.get(name, 0) + 1
+        return local
+
+    def on_call(frame, event, arg):
+        code = frame.f_code
+        ok = mine.get(code)
+        if ok is None:
+            ok = mine[code] = _is_students(code.co_filename, library)
+        return local if ok else None
+
+    previous = sys.gettrace()
+    sys.settrace(on_call)
+    try:
+        result = fn(*args, **(kwargs or {}))
+    finally:
+        sys.settrace(previous)
+    return result, counts
+
+
+def step_counts(fn, *args, label: str | None = None, **kwargs) -> dict[str, int]:
+    """``{function qualname: Python line events}`` of the student's own code while calling
+    ``fn(*args, **kwargs)``, counted where the code runs (in this process, or in the
+    grader's sandbox through a :class:`RemoteHandle`). The student's errors become lessons
+    as with :func:`call`; the result of the call is discarded."""
+    label = label or label_of(fn)
+    if isinstance(fn, RemoteHandle):
+        return fn._course_count_steps(tuple(args), dict(kwargs))
+    try:
+        return trace_steps(fn, args, kwargs)[1]
+    except NotImplementedError:
+        raise not_implemented(label) from None
+    except (NotImplementedYet, StudentCodeError):
+        raise
+    except Exception as exc:
+        raise raised(label, type(exc).__name__, str(exc), student_traceback(exc)) from None
+
+
+def count_steps(fn, *args, label: str | None = None, **kwargs) -> int:
+    """The number of Python line events executed in the student's own code (not numpy's,
+    not course_lib's) while calling ``fn(*args, **kwargs)``: in the student's kernel, or in
+    the grader's sandbox when ``fn`` is a :class:`RemoteHandle`. A vectorized function's
+    count does not grow with the size of its input; a Python loop over the data's does.
+    See :func:`course_lib.checks.expect_vectorized`."""
+    return sum(step_counts(fn, *args, label=label, **kwargs).values())
+
+
+# --------------------------------------------------------------------------- global random state
+
+def seed_random(seed: int) -> tuple:
+    """Seed the global ``np.random`` and ``random`` with ``seed``; returns their previous
+    states for :func:`restore_random`. (CS231n's ``LinearClassifier.train`` draws batches
+    from the global ``np.random``: seeding makes a check's message reproducible.)"""
+    import random
+
+    saved = (np.random.get_state(), random.getstate())
+    np.random.seed(int(seed) % 2**32)
+    random.seed(int(seed))
+    return saved
+
+
+def restore_random(saved: tuple) -> None:
+    import random
+
+    np.random.set_state(saved[0])
+    random.setstate(saved[1])
 
 
 def call_many(fn, calls: list[tuple], label: str | None = None) -> list:

@@ -79,7 +79,7 @@ def _export(args) -> int:
     if not _have("nbformat", "nbgrader"):
         return 2
     _fast_start()
-    from . import batch, coursedir, export, roster, store
+    from . import batch, coursedir, export, mistakes, roster, store
     from .grade import load_course
 
     try:
@@ -91,6 +91,7 @@ def _export(args) -> int:
             raise ValueError(f"no assignment named {', '.join(unknown)} in this course")
         with store.Store(course.db_url, course.course_id) as db:
             rows, students, covered = batch.item_rows(db, specs, notebooks)
+            mistakes.attach(rows, db)
         class_list = (roster.Roster.from_csv(args.roster) if args.roster
                       else roster.Roster.from_gradebook(course.db_url))
         notes = export.write(args.format, export.rows_from_graded(rows),
@@ -103,6 +104,26 @@ def _export(args) -> int:
         print(f"  note: {note}")
     print(f"Wrote {args.out} ({args.format}: {len(class_list.students)} students, "
           f"{len(covered)} assignments: {', '.join(covered)}).")
+    return 0
+
+
+def _report(args) -> int:
+    if not _have("nbformat", "nbgrader", "matplotlib"):
+        return 2
+    _fast_start()
+    from . import coursedir, mistakes, store
+
+    try:
+        course = coursedir.find(args.course, args.db)
+        db_url = args.db or course.db_url
+        out = args.out or course.reports_dir
+        counted, page, table = mistakes.report(db_url, out, course_id=course.course_id,
+                                               assignments=args.names or None,
+                                               names=args.show_names)
+    except (OSError, ValueError, store.StoreError, coursedir.NotACourse) as exc:
+        print(f"course-grade report: {exc}", file=sys.stderr)
+        return 2
+    print(mistakes.summary_line(counted, page, table))
     return 0
 
 
@@ -262,6 +283,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--course", default=None, metavar="DIR")
     p.add_argument("--db", default=None, metavar="URL")
     p.set_defaults(func=_export)
+
+    p = sub.add_parser(
+        "report", help="what the class got wrong: per item, who passed and the most "
+        "common mistakes (report.html with a chart per item, mistakes.csv)",
+        description="From the gradebook only (so the same after a Dask run): per assignment "
+        "and autograded item, how many submitted and passed, the most common mistakes the "
+        "checks named with counts, shares and an example message, and the median time the "
+        "item's checks took; the hardest items first.")
+    p.add_argument("names", nargs="*", metavar="ASSIGNMENT",
+                   help="assignments to report (default: every one graded)")
+    p.add_argument("--out", default=None, metavar="DIR", help="where report.html and "
+                   "mistakes.csv go (default: the course's grades/)")
+    p.add_argument("--names", dest="show_names", action="store_true",
+                   help="list the students behind each mistake (default: no one is named)")
+    p.add_argument("--course", default=None, metavar="DIR")
+    p.add_argument("--db", default=None, metavar="URL")
+    p.set_defaults(func=_report)
 
     p = sub.add_parser("demo", help="grade a generated demo class and print its gradebook")
     p.add_argument("--out", default=None, help="where to put the class and its grades "

@@ -39,7 +39,9 @@ Formats:
             to its grade item.
 ``csv``     one row per student: per assignment the points, the maximum, the late penalty,
             the points of written answers still to grade and a status; then the totals.
-``per-item`` one row per student x notebook x item with status, message and late penalty.
+``per-item`` one row per student x notebook x item with status, message, late penalty and
+            the mistake the checks named (``<check>/<id>``, empty when passed; rows may
+            carry ``mistake``).
 
 Every text cell goes through ``report._cell`` (no spreadsheet formulas from student text).
 """
@@ -58,7 +60,7 @@ CANVAS_POINTS_POSSIBLE = "    Points Possible"
 MOODLE_HEADER = ("First name", "Last name", "ID number", "Email address")
 PER_ITEM_HEADER = ("student_id", "assignment", "notebook", "item", "kind", "points",
                    "max_points", "auto_score", "manual_score", "status", "needs_manual_grade",
-                   "notebook_late_penalty", "timestamp", "message")
+                   "notebook_late_penalty", "timestamp", "message", "mistake")
 
 
 def _num(x) -> str:
@@ -183,7 +185,8 @@ def rows_from_graded(graded) -> list[dict]:
             "manual_score": points if manual else get("manual_score"), "points": points,
             "status": get("status", ""), "message": get("message", "") or "",
             "needs_manual_grade": bool(get("needs_manual_grade")) or (manual and points is None),
-            "timestamp": get("timestamp"), "late_penalty": get("late_penalty", 0.0) or 0.0})
+            "timestamp": get("timestamp"), "late_penalty": get("late_penalty", 0.0) or 0.0,
+            "mistake": get("mistake")})
     return out
 
 
@@ -258,7 +261,7 @@ def _per_item(writer, rows, course, students) -> None:
                     if r is None:
                         writer.writerow([_cell(sid), assignment, nb, item, kind, "0",
                                          _num(max_points), "", "", "missing", "no", "0", "",
-                                         "not submitted"])
+                                         "not submitted", ""])
                         continue
                     pending = r.get("points") is None
                     ts = r.get("timestamp")
@@ -270,7 +273,8 @@ def _per_item(writer, rows, course, students) -> None:
                         else r.get("status", ""),
                         "yes" if r.get("needs_manual_grade") or pending else "no",
                         _num(r.get("late_penalty") or 0.0),
-                        ts.isoformat() if ts else "", _cell(str(r.get("message", ""))[:300])])
+                        ts.isoformat() if ts else "", _cell(str(r.get("message", ""))[:300]),
+                        _cell(r.get("mistake") or "")])
 
 
 def write(fmt: str, rows, course, students, path, *, titles: dict | None = None) -> list[str]:

@@ -28,18 +28,19 @@ WHEN = datetime(2026, 3, 2, 10, tzinfo=UTC)
 
 
 def _row(student, assignment, item, kind, max_points, auto=None, manual=None, status="passed",
-         penalty=0.0, message=""):
+         penalty=0.0, message="", mistake=None):
     points = manual if manual is not None else auto
     return {"student_id": student, "assignment": assignment, "notebook": assignment,
             "item": item, "kind": kind, "max_points": max_points, "auto_score": auto,
             "manual_score": manual, "points": points, "status": status, "message": message,
             "needs_manual_grade": kind == "manual" and manual is None, "timestamp": WHEN,
-            "late_penalty": penalty}
+            "late_penalty": penalty, "mistake": mistake}
 
 
 ROWS = [
     _row("s001", "01_knn", "knn_distances", "auto", 3.0, 3.0, penalty=0.5),
-    _row("s001", "01_knn", "knn_predict", "auto", 2.0, 1.0, status="failed", penalty=0.5),
+    _row("s001", "01_knn", "knn_predict", "auto", 2.0, 1.0, status="failed", penalty=0.5,
+         mistake="knn_predict/ties-to-larger"),
     _row("s001", "01_knn", "knn_written", "manual", 1.0, manual=1.0, status="manual",
          penalty=0.5),
     _row("s001", "02_linear_classifiers", "svm_loss", "auto", 4.0, 4.0),
@@ -137,7 +138,8 @@ def test_per_item_csv_lists_every_item_of_every_roster_student(tmp_path):
     table = _read(path)
     assert table[0] == ["student_id", "assignment", "notebook", "item", "kind", "points",
                         "max_points", "auto_score", "manual_score", "status",
-                        "needs_manual_grade", "notebook_late_penalty", "timestamp", "message"]
+                        "needs_manual_grade", "notebook_late_penalty", "timestamp", "message",
+                        "mistake"]
     items = sum(len(i) for nbs in COURSE.values() for i in nbs.values())
     assert len(table) == 1 + items * (len(ROSTER) + 1)  # + zed, who has grades
     rows = {(r[0], r[3]): dict(zip(table[0], r)) for r in table[1:]}
@@ -150,6 +152,8 @@ def test_per_item_csv_lists_every_item_of_every_roster_student(tmp_path):
     assert rows[("s001", "knn_predict")]["notebook_late_penalty"] == "0.5"
     assert rows[("s001", "knn_predict")]["timestamp"] == "2026-03-02T10:00:00+00:00"
     assert rows[("s004", "knn_predict")]["message"].startswith("'=HYPERLINK")
+    assert rows[("s001", "knn_predict")]["mistake"] == "knn_predict/ties-to-larger"
+    assert rows[("s001", "knn_distances")]["mistake"] == missing["mistake"] == ""
 
 
 def test_unknown_format_is_refused():

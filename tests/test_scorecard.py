@@ -10,11 +10,13 @@ notebook, the course-wide view, and the details.
 import json
 import subprocess
 import sys
+import threading
 
 import nbformat
 import pytest
 
 from autograder import config, course, release
+from course_lib import course_scorecard as cs
 from course_lib import scorecard as sc
 from course_lib.checks import CHECKS, as_float, call, expect_close, register
 from course_lib.course_scorecard import course_scorecard, score_saved_notebook
@@ -135,9 +137,10 @@ def test_the_card_says_what_it_is_and_adds_up():
     assert (card.earned, card.possible, card.manual_points) == (2, 9, 1)
     text = repr(card)
     assert ("Self-assessed: 2 / 9 points from checks (1 of 3 items passed, 1 failed, "
-            "1 not attempted); written answers (another 1 point) are not self-assessable"
+            "1 not attempted); written answers (another 1 point) are graded by a person"
             ) in text
     assert "not an official grade" in text and "course_scorecard()" in text
+    assert "make scorecard" in text
     assert "✘ failed" in text and "b(x) is wrong: got <1>, expected 2." in text
     html = card._repr_html_()
     assert "Example &lt;notebook&gt;" in html and "got &lt;1&gt;" in html
@@ -319,3 +322,127 @@ def test_course_wide_view_of_a_real_notebook(tmp_path):
     [card] = view.cards
     assert card.problem == "" and card.earned == card.possible > 0, repr(card)
     assert view.missing == IDS[1:]
+
+
+def test_items_carry_their_check_names_and_written_answers_say_if_answered(tmp_path):
+    """The scorecard names an item as its check cell prints it (``AddGate``, not
+    ``add_gate``), and a written answer still holding its placeholder is "not answered"."""
+    manifest = sc.load_manifest()["notebooks"]
+    [add] = [i for i in manifest["03_backprop"]["items"] if i["grade_id"] == "add_gate"]
+    row = sc.score_item(add, {})
+    assert row.label == "AddGate" and sc.Scorecard("03", "", [row]).rows()[0][0] == "AddGate"
+    student = course.read(course.student_path("01_knn"))
+    answers = sc.written_answers(course.student_path("01_knn"))
+    assert answers == {"l1_preprocessing_answer": False, "bright_rows_answer": False}
+    card = sc.score_notebook("01_knn", {}, answers)
+    written = [r for r in card.rows() if r[0] == "l1_preprocessing_answer"]
+    assert written[0][2] == "✎ not answered" and "YOUR ANSWER HERE" in written[0][3]
+    assert "2 not answered yet" in card.headline()
+    next(c for c in student.cells if c.id == "l1-preprocessing-answer").source = "Because..."
+    nbformat.write(student, str(tmp_path / "01_knn.ipynb"))
+    card = sc.scorecard("01_knn", {"__session__": str(tmp_path / "01_knn.ipynb")})
+    assert [r[2] for r in card.rows() if r[0].endswith("_answer")] == [
+        "✎ answered", "✎ not answered"]
+    # Colab (no notebook file at hand): neither claim is made.
+    assert {r[2] for r in sc.scorecard("01_knn", {}).rows() if r[0].endswith("_answer")} == {
+        "✎ graded by a person"}
+
+
+def _scorers(root_pid: int) -> tuple[int, int]:
+    """Scoring processes below ``root_pid`` and the resident memory of all its descendants."""
+    import psutil
+
+    try:
+        kids = psutil.Process(root_pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return 0, 0
+    count = rss = 0
+    for kid in kids:
+        try:
+            count += "course_lib.course_scorecard" in " ".join(kid.cmdline())
+            rss += kid.memory_info().rss
+        except psutil.Error:
+            pass
+    return count, rss
+
+
+@pytest.mark.slow
+def test_course_scorecard_saved_in_notebook_01_refuses_to_nest(tmp_path, monkeypatch):
+    """What a student did: the scorecard's own advice, ``course_scorecard()``, pasted into a
+    cell of 01 and saved; then the course scored. Scoring 01 meets that call: it refuses in
+    one line (noted on the card), one scoring process runs, and memory stays flat."""
+    import os
+
+    student = course.read(course.student_path("01_knn"))
+    at = [c.id for c in student.cells].index("load-data") + 1
+    student.cells.insert(at, nbformat.v4.new_code_cell(
+        "from course_lib.course_scorecard import course_scorecard\ncourse_scorecard()"))
+    nbformat.write(student, str(tmp_path / "01_knn.ipynb"))
+
+    seen, done = [], threading.Event()
+
+    def watch():
+        while not done.is_set():
+            seen.append(_scorers(os.getpid()))
+            done.wait(0.05)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        view = course_scorecard(tmp_path, progress=False)
+    finally:
+        done.set()
+        watcher.join()
+    [card] = view.cards
+    assert card.problem == "" and len(card.items) == 9, repr(view)
+    [note] = card.notes
+    assert note == ("course_scorecard() refused: 01_knn.ipynb is itself being scored by the "
+                    "course scorecard, and scoring never nests")
+    assert note in repr(view)
+    most = max(n for n, _ in seen)
+    peak = max(r for _, r in seen)
+    print(f"scoring processes at once: {most}; peak memory of them all: {peak / 2**20:.0f} MB "
+          f"({len(seen)} samples)")
+    assert most == 1, f"{most} scoring processes at once"
+    assert peak < 1.5 * 2**30, f"the scoring processes held {peak / 2**20:.0f} MB"
+
+    # Inside a scoring process both entry points refuse, even with the variable removed.
+    monkeypatch.setenv(sc.SCORING_ENV, "01_knn.ipynb")
+    for refused in (course_scorecard(tmp_path), sc.scorecard("01_knn", {})):
+        assert isinstance(refused, sc.Refused) and "\n" not in repr(refused)
+        assert "refused: 01_knn.ipynb is itself being scored" in repr(refused)
+    assert score_saved_notebook(tmp_path / "01_knn.ipynb").problem.startswith(
+        "score_saved_notebook() refused")
+    monkeypatch.delenv(sc.SCORING_ENV)
+    monkeypatch.setattr(sc, "_in_scoring_run", True)
+    assert isinstance(course_scorecard(tmp_path), sc.Refused)
+
+
+@pytest.mark.slow
+def test_a_notebook_that_needs_too_much_memory_is_stopped_and_said_so(mini_kit, tmp_path,
+                                                                       monkeypatch):
+    root, notebooks = mini_kit
+    monkeypatch.setenv(sc.MANIFEST_ENV, str(root / release.MANIFEST))
+    source, student = notebooks["mini_a"]
+    done = course.fill_in_answers(student, source)
+    done.cells.insert(2, nbformat.v4.new_code_cell("hog = bytearray(3 * 2**30)"))
+    nbformat.write(done, str(tmp_path / "mini_a.ipynb"))
+    card = score_saved_notebook(tmp_path / "mini_a.ipynb", memory_mb=1024)
+    assert card.notes == ["a cell ran out of the scorer's memory limit (1,024 MB) and "
+                          "stopped; the checks ran on what the other cells made"], repr(card)
+    assert card.earned == card.possible == 5  # the other cells ran
+
+    monkeypatch.setenv(cs.PROCESSES_ENV, "1")
+    monkeypatch.setenv(cs.MEMORY_ENV, "700")
+    assert (cs.max_processes(), cs.memory_limit_mb()) == (1, 700)
+
+
+def test_a_python_without_the_kits_packages_says_so_in_one_line():
+    """``python -m course_lib.course_scorecard`` from a checkout with a Python that lacks
+    numpy (here: the venv's own with its site-packages off): one line, not a traceback."""
+    out = subprocess.run([sys.executable, "-S", "-m", "course_lib.course_scorecard",
+                          "notebooks"], capture_output=True, text=True, timeout=120,
+                         cwd=config.ROOT)
+    assert out.returncode != 0 and out.stdout == ""
+    [line] = out.stderr.strip().splitlines()
+    assert "has no module 'numpy'" in line and "make scorecard" in line

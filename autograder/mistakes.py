@@ -202,12 +202,16 @@ def write_csv(path: Path, report: Report, names: bool = False) -> None:
 
 # --------------------------------------------------------------------------- charts
 
-def _label(text: str, width: int = 34) -> str:
-    """A bar's label wrapped on two lines at most."""
+def _label(title: str, mistake: str | None = None, width: int = 36) -> str:
+    """A bar's label: the title on two lines at most, then the local id in brackets."""
     import textwrap
 
-    lines = textwrap.wrap(text, width) or [""]
-    return "\n".join(lines[:2]) + (" ..." if len(lines) > 2 else "")
+    lines = textwrap.wrap(title, width) or [""]
+    if len(lines) > 2:
+        lines = [lines[0], textwrap.shorten(" ".join(lines[1:]), width, placeholder=" ...")]
+    if mistake:
+        lines.append(f"[{mistake.partition('/')[2] or mistake}]")
+    return "\n".join(lines)
 
 
 def chart_png(it: ItemReport, top: int = 8) -> bytes:
@@ -217,16 +221,15 @@ def chart_png(it: ItemReport, top: int = 8) -> bytes:
 
     ranked = it.ranked()
     bars = [("passed", it.passed, "#2e7d32")]
-    bars += [(f"{m.title}\n[{m.id.partition('/')[2] or m.id}]", m.count, "#c62828")
-             for m in ranked[:top]]
+    bars += [(_label(m.title, m.id), m.count, "#c62828") for m in ranked[:top]]
     rest = sum(m.count for m in ranked[top:])
     if rest:
         bars.append((f"{len(ranked) - top} other mistakes", rest, "#ef9a9a"))
-    fig = Figure(figsize=(7.2, 0.62 * len(bars) + 0.9), dpi=100)
+    fig = Figure(figsize=(7.6, 0.7 * len(bars) + 0.9), dpi=100)
     ax = fig.add_subplot()
     ys = list(range(len(bars)))[::-1]
     ax.barh(ys, [b[1] for b in bars], color=[b[2] for b in bars], height=0.6)
-    ax.set_yticks(ys, [_label(b[0]) for b in bars], fontsize=9)
+    ax.set_yticks(ys, [b[0] for b in bars], fontsize=9)
     ax.set_xlim(0, max(it.submitted, 1) * 1.12)
     for y, (_, count, _) in zip(ys, bars):
         share = count / it.submitted if it.submitted else 0.0
@@ -260,6 +263,10 @@ pre { white-space: pre-wrap; margin: 0; font-size: .85rem; max-height: 12rem;
       overflow: auto; }
 .who { font-size: .85rem; color: #333; }
 """
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
 
 
 def _pct(x: float) -> str:
@@ -305,8 +312,9 @@ def to_html(report: Report, names: bool = False, title: str = "What the class go
              f"<meta name='viewport' content='width=device-width, initial-scale=1'>"
              f"<title>{e(title)}</title><style>{_STYLE}</style></head><body>",
              f"<h1>{e(title)}</h1>",
-             f"<p>{report.students} students, {len(report.assignments())} assignments, "
-             f"{len(report.items)} autograded items; read from the gradebook. Per "
+             f"<p>{_plural(report.students, 'student')}, "
+             f"{_plural(len(report.assignments()), 'assignment')}, "
+             f"{_plural(len(report.items), 'autograded item')}; read from the gradebook. Per "
              "assignment, the hardest items first. Shares are of the students who "
              "submitted the notebook. " + ("Students are named." if names else
                                            "No student is named (<code>--names</code> "

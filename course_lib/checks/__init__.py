@@ -43,6 +43,7 @@ from ._compare import (
     diagnose,
     expect_close,
     expect_equal,
+    expect_responds,
     expect_vectorized,
     fmt,
     loss_of,
@@ -52,6 +53,7 @@ from ._compare import (
 from ._core import (
     CHECKS,
     MISTAKES,
+    ChangedInput,
     Check,
     CheckFailed,
     Context,
@@ -75,16 +77,16 @@ from ._student import (
     set_attr,
     step_counts,
 )
-from ._values import as_array, as_dict, as_float, as_int, as_list, as_tuple
+from ._values import as_array, as_dict, as_float, as_int, as_list, as_tuple, shape_failure
 
 __all__ = [
-    "CHECKS", "MISTAKES", "Check", "CheckFailed", "Context", "Mistake", "NotImplementedYet",
-    "Outcome",
-    "RemoteHandle", "StudentCodeError", "as_array", "as_dict", "as_float", "as_int",
-    "as_list", "as_tuple", "call", "call_many", "check_gradient", "count_steps", "diagnose",
-    "expect_close", "expect_equal", "expect_vectorized", "fail", "fmt", "get_attr", "label_of",
-    "loss_of", "materialize", "numerical_gradient", "public_seed", "register", "rel_errors",
-    "seeded_globals", "set_attr", "step_counts",
+    "CHECKS", "MISTAKES", "ChangedInput", "Check", "CheckFailed", "Context", "Mistake",
+    "NotImplementedYet", "Outcome", "RemoteHandle", "StudentCodeError", "as_array", "as_dict",
+    "as_float", "as_int", "as_list", "as_tuple", "call", "call_many", "check_gradient",
+    "count_steps", "diagnose", "expect_close", "expect_equal", "expect_responds",
+    "expect_vectorized", "fail", "fmt", "get_attr", "label_of", "loss_of", "materialize",
+    "numerical_gradient", "public_seed", "register", "rel_errors", "seeded_globals",
+    "set_attr", "shape_failure", "step_counts",
 ]
 
 for _module in pkgutil.iter_modules(__path__):

@@ -9,9 +9,9 @@ from __future__ import annotations
 import numpy as np
 
 from ..gradcheck import TINY
-from ._core import CheckFailed, Mistake
-from ._student import call_many, label_of, step_counts
-from ._values import as_array, as_float
+from ._core import MISTAKES, CheckFailed, Mistake
+from ._student import call, call_many, label_of, step_counts
+from ._values import as_array, as_float, shape_failure
 
 
 def rel_errors(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -19,15 +19,30 @@ def rel_errors(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.abs(a - b) / np.maximum(TINY, np.abs(a) + np.abs(b))
 
 
-def fmt(x) -> str:
-    """A short, readable rendering of a number or small array."""
+def fmt(x, prefix: str = "") -> str:
+    """A short, readable rendering of a number or small array.
+
+    prefix: the text the rendering will follow on its first line (e.g. ``"  got:      "``):
+    the rows of a 2-D array are indented by its width so that columns line up. Entries that
+    round to zero print as 0 (never "-0.").
+    """
     if isinstance(x, float | int | np.floating | np.integer):
-        return f"{float(x):.6g}"
+        v = float(x)
+        return f"{v + 0.0 if abs(v) >= 5e-324 else 0.0:.6g}"  # no "-0"
     x = np.asarray(x)
     if x.size <= 36 and x.ndim <= 2:
+        if x.dtype.kind == "f":
+            x = np.where(np.abs(x) < 5e-6 * max(1.0, float(np.max(np.abs(x), initial=0.0))),
+                         0.0, x) + 0.0
         with np.printoptions(precision=5, suppress=True, linewidth=100):
-            return np.array2string(x, separator=", ")
+            return np.array2string(x, separator=", ", prefix=prefix)
     return f"array of shape {x.shape}"
+
+
+def _pair(got, expected) -> str:
+    """The "got:"/"expected:" lines of a small array, columns aligned."""
+    g, e = "  got:      ", "  expected: "
+    return f"\n{g}{fmt(got, g)}\n{e}{fmt(expected, e)}"
 
 
 def _index(ix) -> str:
@@ -51,12 +66,60 @@ def _constant_ratio(got: np.ndarray, expected: np.ndarray) -> float | None:
     return k if _close(got, k * expected, 1e-5, 1e-10) else None
 
 
-def diagnose(got, expected, hints=None, *, rtol=1e-5, atol=1e-10) -> str | None:
+ALL_ZEROS = Mistake("all-zeros", MISTAKES["all-zeros"],
+                    "it is all zeros: is the computation missing, or overwritten afterwards?")
+TRANSPOSED_VALUE = Mistake("transposed", MISTAKES["transposed"],
+                           "it equals the transpose of the expected value: check the order of "
+                           "the axes")
+SIGN_FLIP = Mistake("sign-flip", MISTAKES["sign-flip"],
+                    "it has the opposite sign everywhere: a sign error")
+TIMES_2 = Mistake("times-2", MISTAKES["times-2"],
+                  "it is exactly twice the expected value: a factor 2 too many (a term counted "
+                  "twice, or a 2 where the formula has none)?")
+HALF = Mistake("half", MISTAKES["half"],
+               "it is exactly half the expected value: a factor 2 missing (the derivative of "
+               "reg * W*W is 2 * reg * W; a term counted once where it counts twice)?")
+
+
+def _times_n(n: int) -> Mistake:
+    return Mistake("times-N", MISTAKES["times-N"],
+                   f"your value is N = {n} times too large: did you forget to average over the "
+                   "N examples (divide by N)?")
+
+
+def _over_n(n: int) -> Mistake:
+    return Mistake("over-N", MISTAKES["over-N"],
+                   f"your value is N = {n} times too small: did you divide by N twice, or where "
+                   "no average is wanted?")
+
+
+def _factor_hint(got: np.ndarray, expected: np.ndarray, n: int | None) -> Mistake | None:
+    """A named constant factor between got and expected. Only meaningful factors: -1, N and
+    1/N (when ``n`` is given) on any value, and 2 and 1/2 on arrays only (on two numbers
+    any ratio is "a constant factor", so only factors nobody gets by chance count there)."""
+    k = _constant_ratio(got, expected)
+    if k is None:
+        return None
+    candidates = [(-1.0, SIGN_FLIP)]
+    if n is not None and n > 1:
+        candidates += [(float(n), _times_n(n)), (1.0 / n, _over_n(n))]
+    if int(np.count_nonzero(expected)) >= 2:
+        candidates += [(2.0, TIMES_2), (0.5, HALF)]
+    for factor, mistake in candidates:
+        if abs(k - factor) <= 1e-5 * abs(factor):
+            return mistake
+    return None
+
+
+def diagnose(got, expected, hints=None, *, rtol=1e-5, atol=1e-10, n: int | None = None
+             ) -> str | None:
     """The likely mistake behind ``got`` != ``expected``, or None.
 
-    hints: ``{message: what the value would be after that mistake}`` (or a function of the
-    expected value returning that); the first one that matches wins. Then generic patterns:
-    a constant factor, a sign flip, a transpose, all zeros.
+    hints: ``{Mistake(...): what the value would be after that mistake}`` (or a function of
+    the expected value returning that); the first one that matches wins. Then generic
+    patterns, each a :class:`Mistake`: all zeros, a transpose, a sign flip, and the
+    meaningful constant factors (N and 1/N when ``n``, the batch size, is given; 2 and 1/2
+    on arrays).
     """
     for message, predicted in (hints or {}).items():
         if callable(predicted):
@@ -67,30 +130,24 @@ def diagnose(got, expected, hints=None, *, rtol=1e-5, atol=1e-10) -> str | None:
     if got_a.shape != exp_a.shape:
         return None
     if np.any(exp_a != 0) and np.all(got_a == 0):
-        return "it is all zeros: is the computation missing, or overwritten afterwards?"
+        return ALL_ZEROS
     if got_a.ndim == 2 and got_a.shape[0] == got_a.shape[1] and _close(got_a, exp_a.T, rtol, atol):
-        return "it equals the transpose of the expected value: check the order of the axes"
-    k = _constant_ratio(got_a, exp_a)
-    if k is not None:
-        if abs(k + 1) < 1e-6:
-            return "it has the opposite sign everywhere: a sign error"
-        return (
-            f"it is exactly {k:.6g} times the expected value: a missing or extra constant "
-            "factor (averaging over N? a factor 2?)"
-        )
-    return None
+        return TRANSPOSED_VALUE
+    return _factor_hint(got_a, exp_a, n)
 
 
 def expect_close(got, expected, name: str, *, rtol: float = 1e-6, atol: float = 1e-9,
-                 hints: dict | None = None, context: str = "") -> None:
+                 hints: dict | None = None, context: str = "", n: int | None = None) -> None:
     """Fail with a lesson unless ``got`` matches ``expected`` (numbers or same-shape arrays).
 
-    context: one line describing the input (e.g. "on the 3-example case from the notes").
+    context: one line describing the input (e.g. "on the 3-example case from the notes");
+    n: the batch size N of the case, so that a value N times off is named (see
+    :func:`diagnose`).
     """
     got_a = np.asarray(got, dtype=np.float64)
     exp_a = np.asarray(expected, dtype=np.float64)
     if got_a.shape != exp_a.shape:
-        raise CheckFailed(f"{name} has shape {got_a.shape}, expected {exp_a.shape}.")
+        raise shape_failure(name, got_a.shape, exp_a.shape)
     if _close(got_a, exp_a, rtol, atol):
         return
     where = f" {context}" if context else ""
@@ -105,8 +162,8 @@ def expect_close(got, expected, name: str, *, rtol: float = 1e-6, atol: float = 
             f"{_index(worst)}: got {fmt(got_a[worst])}, expected {fmt(exp_a[worst])}."
         )
         if got_a.size <= 36 and got_a.ndim <= 2:
-            text += f"\n  got:      {fmt(got_a)}\n  expected: {fmt(exp_a)}"
-    raise CheckFailed(text, hint=diagnose(got_a, exp_a, hints))
+            text += _pair(got_a, exp_a)
+    raise CheckFailed(text, hint=diagnose(got_a, exp_a, hints, n=n))
 
 
 def expect_equal(got, expected, name: str, *, hints: dict | None = None, context: str = ""
@@ -117,7 +174,7 @@ def expect_equal(got, expected, name: str, *, hints: dict | None = None, context
         return
     where = f" {context}" if context else ""
     if got_a.shape != exp_a.shape:
-        raise CheckFailed(f"{name} has shape {got_a.shape}, expected {exp_a.shape}.")
+        raise shape_failure(name, got_a.shape, exp_a.shape)
     if got_a.ndim == 0:
         text = f"{name} is wrong{where}: got {got_a}, expected {exp_a}."
     else:
@@ -173,7 +230,7 @@ def numerical_gradient(fn, args: tuple, wrt: int, output, *, upstream=None, indi
 def check_gradient(
     fn, args: tuple, wrt: int, analytic, name: str, *, output, rng,
     upstream=None, num_checks: int | None = 12, tol: float = 1e-6, h: float = 1e-5,
-    hints: dict | None = None, label: str | None = None,
+    hints: dict | None = None, label: str | None = None, n: int | None = None,
 ) -> None:
     """Compare an analytic gradient with numerical gradients of the student's own ``fn``.
 
@@ -186,7 +243,8 @@ def check_gradient(
     or a function ``(numerical, take) -> mistaken`` of the numerical gradient at the checked
     entries, where ``take(A)`` picks the same entries out of any array ``A`` shaped like the
     gradient. Example, a forgotten regularization gradient:
-    ``lambda num, take: num - 2 * reg * take(W)``.
+    ``lambda num, take: num - 2 * reg * take(W)``. n: the batch size, to name a
+    gradient N times off. Fails with the hint's mistake id, else ``wrong-gradient``.
     """
     x = args[wrt]
     analytic = as_array(analytic, name, shape=x.shape)
@@ -213,14 +271,19 @@ def check_gradient(
         message: (pred(numeric, take) if callable(pred) else take(pred))
         for message, pred in (hints or {}).items() if pred is not None
     }
-    hint = diagnose(got, numeric, picked_hints, rtol=1e-4, atol=1e-7)
+    hint = diagnose(got, numeric, picked_hints, rtol=1e-4, atol=1e-7, n=n)
     if hint is None and got.size == x.size and x.ndim == 2 and x.shape[0] == x.shape[1]:
-        hint = diagnose(analytic, numeric.reshape(x.shape), rtol=1e-4, atol=1e-7)
+        hint = diagnose(analytic, numeric.reshape(x.shape), rtol=1e-4, atol=1e-7, n=n)
+    if hint is None and np.all(numeric == 0) and np.any(got != 0):
+        hint = Mistake("no-response", MISTAKES["no-response"],
+                       f"your forward pass's output does not change at all when {name}'s "
+                       "input moves: does it ignore that input (a cached or hard-coded "
+                       "result?)")
     raise CheckFailed(
         f"{name} does not match the numerical gradient of your own forward pass at "
         f"{int((~ok).sum())} of {len(indices)} entries checked (tolerance {tol:.0e}). "
         f"Worst entries:\n{rows}",
-        hint=hint,
+        hint=hint, mistake=None if hint else "wrong-gradient",
     )
 
 
@@ -289,4 +352,35 @@ def expect_vectorized(fn, make_args, name: str, *, sizes=(10, 100), label: str |
                      "replace the loop (for, a comprehension, np.vectorize, apply_along_axis) "
                      "by operations on whole arrays: broadcasting, fancy indexing such as "
                      "a[np.arange(N), y], np.sum(..., axis=...)"),
+    )
+
+
+# --------------------------------------------------------------------------- stale results
+
+def expect_responds(fn, args: tuple, moved: tuple, name: str, *, output=None,
+                    what: str = "its input", label: str | None = None) -> None:
+    """Fail unless ``fn(*moved)`` differs from ``fn(*args)``: the output must move when its
+    input moves.
+
+    Catches a function that returns a cached result, a value computed once at import time,
+    or a hard-coded answer, which a single comparison can only call "wrong" (or, when the
+    cached value happens to be right, pass). args, moved: two argument tuples whose correct
+    outputs differ (the check's author makes sure of that); output: validates and picks the
+    compared value out of the result (default: the whole result as an array, e.g.
+    ``loss_of`` for ``(loss, grad)``); what: the input that moved, for the message.
+    Fails with mistake ``no-response``.
+    """
+    label = label or label_of(fn)
+    pick = output or (lambda result: as_array(result, name, kind="any"))
+    first = np.asarray(pick(call(fn, *args, label=label)))
+    second = np.asarray(pick(call(fn, *moved, label=label)))
+    if first.shape != second.shape or not np.array_equal(first, second, equal_nan=True):
+        return
+    shown = fmt(first) if first.size <= 6 else f"the same array of shape {first.shape}"
+    raise CheckFailed(
+        f"{name} is {shown} for two different inputs: your output does not move when "
+        f"{what} moves.",
+        hint=Mistake("no-response", MISTAKES["no-response"],
+                     "a cached or hard-coded result? Compute it from the arguments of this "
+                     "call (no global variables, no values kept from an earlier call)"),
     )

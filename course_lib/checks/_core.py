@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import secrets
+import textwrap
 import time
 import zlib
 from dataclasses import dataclass, field
@@ -30,6 +31,26 @@ MISTAKES: dict[str, str] = {
     "timed-out": "timed out",
     "crashed": "crashed (memory or processes)",
     "not-attempted": "not attempted",
+    # generic patterns the shared helpers recognise (see _compare.diagnose, _values)
+    "all-zeros": "result is all zeros",
+    "transposed": "transposed result",
+    "sign-flip": "opposite sign",
+    "times-N": "N times too large (not averaged over N)",
+    "over-N": "N times too small (divided by N once too often)",
+    "times-2": "twice the expected value (a factor 2 too many)",
+    "half": "half the expected value (a factor 2 missing)",
+    "flattened": "flattened (right entries, wrong shape)",
+    "reduced-axis": "an axis summed or maxed away",
+    "extra-axis": "an extra axis of length 1",
+    "not-ndarray": "an array-like that is not a plain numpy array",
+    "non-finite": "overflow or division by zero (inf or nan)",
+    "low-precision": "converted to lower precision than float64",
+    "wrong-count": "returned the wrong number of values",
+    "not-a-scalar": "an array where a single number is due",
+    "missing-keys": "missing keys in a returned dict",
+    "no-response": "output does not change with its input (cached or hard-coded)",
+    "python-loop": "a Python loop in code that should be vectorized",
+    "calls-loop-version": "the vectorized version calls a looping function",
 }
 
 
@@ -94,8 +115,21 @@ class CheckFailed(AssertionError):
     def _render_traceback_(self) -> list[str]:  # IPython shows this instead of a traceback
         first, _, rest = str(self).partition("\n")
         lines = [f"{RED}{BOLD}✘ {first}{RESET}"]
-        lines += [f"{RED}{line}{RESET}" for line in rest.splitlines()]
+        lines += [f"{RED}{line}{RESET}" for line in wrap_lines(rest).splitlines()]
         return lines
+
+
+def wrap_lines(text: str, width: int = 100) -> str:
+    """Prose lines longer than ``width`` wrapped at word boundaries (a notebook's output box
+    otherwise breaks them mid-word); indented lines (code, arrays) are kept as they are."""
+    out = []
+    for line in text.splitlines():
+        if len(line) <= width or line.startswith((" ", "\t")):
+            out.append(line)
+        else:
+            out += textwrap.wrap(line, width, break_long_words=False,
+                                 break_on_hyphens=False) or [""]
+    return "\n".join(out)
 
 
 class NotImplementedYet(CheckFailed):
@@ -112,6 +146,14 @@ class StudentCodeError(CheckFailed):
     status = "error"
     headline = "your code raised an error"
     default_mistake = "raised-error"
+
+
+class ChangedInput(StudentCodeError):
+    """The student's code modified one of the arrays it was given (status "error", as any
+    misbehaviour of the call itself; the headline says what happened)."""
+
+    headline = "changed its input"
+    default_mistake = "changed-input"
 
 
 @dataclass

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._core import NotImplementedYet, StudentCodeError
+from ._core import ChangedInput, NotImplementedYet, StudentCodeError
 
 _COURSE_LIB_DIR = str(Path(__file__).resolve().parent.parent)
 
@@ -147,10 +147,12 @@ def _check_not_mutated(label: str, names, before, after) -> None:
                 fix = "work on a copy"
                 if not base.startswith("argument"):
                     fix += f" ({base}.copy())"
-                raise StudentCodeError(
+                raise ChangedInput(
                     f"{label} changed its input {where} in place. A function must not modify "
-                    f"the arrays it is given: {fix} or build new arrays instead of assigning "
-                    "into the input."
+                    f"the arrays it is given: a caller that uses {base} again afterwards gets "
+                    "wrong results (backprop reuses `dout` at every branch of a graph, so "
+                    f"the other branch would get wrong gradients). Fix: {fix} or build new "
+                    "arrays instead of assigning into the input."
                 )
 
 

@@ -1,5 +1,6 @@
 # The two commands: `make lab` (open the course in JupyterLab) and `make test` (the whole suite).
 # Both create or update .venv only when pyproject.toml changed, so they are fast when nothing did.
+# Students also have `make scorecard`; instructors `make instructor` (the formgrader).
 SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
 VENV := .venv
@@ -9,8 +10,13 @@ PORT ?= 8888
 PYTEST_ARGS ?=
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 LAB_SETTINGS := $(VENV)/share/jupyter/lab/settings/overrides.json
+# The students' lab: nbgrader's server and lab extensions off (jupyter/student/), opened on
+# the start page. The venv keeps nbgrader for `make instructor`.
+STUDENT_CONFIG := $(CURDIR)/jupyter/student
+START_PAGE := START_HERE.md
+LAB_ARGS := --ServerApp.ip=127.0.0.1 --ServerApp.port=$(PORT) $(ALLOW_ROOT)
 
-.PHONY: lab test bench release grade-demo lint venv clean
+.PHONY: lab instructor scorecard test bench release grade-demo lint venv clean
 
 venv: $(STAMP) $(LAB_SETTINGS)
 
@@ -27,8 +33,17 @@ $(LAB_SETTINGS): jupyter/lab-overrides.json $(STAMP)
 	cp $< $@
 
 lab: venv
-	@echo "Opening the course in JupyterLab at http://127.0.0.1:$(PORT)/lab (the URL with its token is printed below)."
-	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.port=$(PORT) --ServerApp.root_dir=notebooks $(ALLOW_ROOT)
+	@echo "Opening the course in JupyterLab at http://127.0.0.1:$(PORT)/lab (the URL with its token is printed below); start with $(START_PAGE)."
+	JUPYTER_CONFIG_PATH=$(STUDENT_CONFIG) $(BIN)/jupyter lab $(LAB_ARGS) --ServerApp.root_dir=notebooks --LabApp.default_url=/lab/tree/$(START_PAGE)
+
+# The instructor's lab: nbgrader's formgrader on the kit's course directory (course/).
+instructor: venv
+	@echo "Opening nbgrader's formgrader on course/ at http://127.0.0.1:$(PORT)/formgrader (the URL with its token is printed below)."
+	cd course && ../$(BIN)/jupyter lab $(LAB_ARGS) --ServerApp.root_dir=. --LabApp.default_url=/formgrader
+
+# Every saved notebook in notebooks/, scored (a self-assessment; see README).
+scorecard: venv
+	@$(BIN)/python -m course_lib.course_scorecard notebooks
 
 # One BLAS thread for the suite and every kernel it starts: the suite runs kernels, grader
 # workers and JupyterLab side by side on 2 cores, and under that load the course's small

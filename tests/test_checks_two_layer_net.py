@@ -85,8 +85,6 @@ MISTAKES = {
     "no_b1_in_forward": [("h = np.maximum(0, X.dot(W1) + b1)", "h = np.maximum(0, X.dot(W1))")],
     "loss_not_averaged": [("loss = -np.sum(np.log(probs[np.arange(N), y])) / N",
                            "loss = -np.sum(np.log(probs[np.arange(N), y]))")],
-    "loss_half_reg": [("loss += reg * (np.sum(W1 * W1) + np.sum(W2 * W2))",
-                       "loss += 0.5 * reg * (np.sum(W1 * W1) + np.sum(W2 * W2))")],
     "loss_only_W1_reg": [("loss += reg * (np.sum(W1 * W1) + np.sum(W2 * W2))",
                           "loss += reg * np.sum(W1 * W1)")],
     "no_reg_gradient": [('grads["W1"] = X.T.dot(dh) + 2 * reg * W1', 'grads["W1"] = X.T.dot(dh)'),
@@ -115,6 +113,23 @@ MISTAKES = {
                                 "return self.loss(X)")],
     "predict_not_implemented": [("return np.argmax(self.loss(X), axis=1)",
                                  "raise NotImplementedError()")],
+    "momentum": [("loss_history, train_acc_history, val_acc_history = [], [], []",
+                  "loss_history, train_acc_history, val_acc_history = [], [], []\n"
+                  "        v = {k: 0 * p for k, p in self.params.items()}"),
+                 *[(f'self.params["{k}"] -= learning_rate * grads["{k}"]',
+                    f'v["{k}"] = 0.9 * v["{k}"] - learning_rate * grads["{k}"]; '
+                    f'self.params["{k}"] += v["{k}"]') for k in ("W1", "b1", "W2", "b2")]],
+    "same_batch_every_step": [("batch = np.random.choice(num_train, batch_size, replace=True)",
+                               "batch = np.arange(batch_size)")],
+    "batches_in_order": [("batch = np.random.choice(num_train, batch_size, replace=True)",
+                          "batch = np.arange(it * batch_size, (it + 1) * batch_size) % num_train")],
+    "decay_every_step": [("                learning_rate *= learning_rate_decay\n", ""),
+                         ("loss_history.append(loss)",
+                          "loss_history.append(loss)\n"
+                          "            learning_rate *= learning_rate_decay")],
+    "half_reg_loss_only_grads_course": [
+        ("loss += reg * (np.sum(W1 * W1) + np.sum(W2 * W2))",
+         "loss += 0.5 * reg * (np.sum(W1 * W1) + np.sum(W2 * W2))")],
 }
 
 RIGHT_VARIANTS = {
@@ -124,9 +139,18 @@ RIGHT_VARIANTS = {
                               "batch = np.random.permutation(num_train)[:batch_size]"),
                              ("loss_history.append(loss)",
                               "loss_history.append(np.float64(loss))")],
+    # CS231n's convention, in loss and gradient alike.
+    "cs231n_half_reg": [("loss += reg * (np.sum(W1 * W1) + np.sum(W2 * W2))",
+                         "loss += 0.5 * reg * (np.sum(W1 * W1) + np.sum(W2 * W2))"),
+                        ('grads["W1"] = X.T.dot(dh) + 2 * reg * W1',
+                         'grads["W1"] = X.T.dot(dh) + reg * W1'),
+                        ('grads["W2"] = h.T.dot(dscores) + 2 * reg * W2',
+                         'grads["W2"] = h.T.dot(dscores) + reg * W2')],
+    # Decay at the end of each epoch rather than after its first step.
+    "decay_at_epoch_end": [("if it % iterations_per_epoch == 0:",
+                            "if (it + 1) % iterations_per_epoch == 0:")],
 }
 
-ANY = "any outcome"
 # check -> {implementation: expected lesson}; implementations not listed must pass it.
 EXPECTED = {
     "TwoLayerNet.scores": {
@@ -137,14 +161,14 @@ EXPECTED = {
     "TwoLayerNet.loss": {
         "no_relu": r"loss is wrong", "no_b1_in_forward": r"loss is wrong",
         "loss_not_averaged": r"loss is wrong.*\nHint: your data loss is N times too large",
-        "loss_half_reg": r"loss is wrong.*reg=0\.05.*\nHint: the regularization has a factor 0\.5",
+        "half_reg_loss_only_grads_course": r"reg=0\.05: 0\.5 \* reg .*CS231n's convention\), but "
+                                           r"your gradient adds 2 \* reg \* W.*\nHint: pick one "
+                                           r"convention",
         "loss_only_W1_reg": r"loss is wrong.*\nHint: only W1 is regularized",
     },
     "TwoLayerNet.grads": {
         "no_b1_in_forward": r"does not match",
         "loss_not_averaged": r"does not match",
-        "loss_half_reg": r"does not match",
-        "loss_only_W1_reg": r"grads\['W2'\].*does not match",
         "no_reg_gradient": r"grads\['W1'\].*does not match.*\nHint: adding 2 \* reg \* W1 would "
                            r"make it right",
         "reg_gradient_without_2": r"grads\['W2'\].*does not match.*\nHint: the regularization "
@@ -165,21 +189,27 @@ EXPECTED = {
     },
     "TwoLayerNet.train": {
         "no_relu": None,  # a linear model still learns the blobs: train itself is right
-        "gradient_ascent": r"(training made the loss worse|the parameters blew up).*\nHint: step "
-                           r"AGAINST the gradient",
-        "dscores_not_averaged": r"the parameters blew up|training made the loss worse",
-        "b1_gradient_wrong_axis": r"raised ValueError: operands could not be broadcast",
-        "b2_gradient_wrong_axis": r"raised ValueError: operands could not be broadcast",
-        "predict_argmax_axis0": r"predict returned \(3,\) for 5 examples.*\nHint: make the "
+        "gradient_ascent": r"not where plain SGD takes them.*\nHint: step AGAINST the gradient",
+        "momentum": r"not where plain SGD takes them.*\nHint: .*momentum 0\.9",
+        "decay_every_step": r"not where plain SGD.*\nHint: decay the learning rate once per epoch",
+        "same_batch_every_step": r"every step trained on the same minibatch",
+        "batches_in_order": r"consecutive slices of X in their stored order",
+        "b1_gradient_wrong_axis": r"grads\['b1'\] has shape.*\nHint: make the TwoLayerNet.grads "
+                                  r"check pass first",
+        "b2_gradient_wrong_axis": r"grads\['b2'\] has shape.*\nHint: make the TwoLayerNet.grads "
+                                  r"check pass first",
+        "predict_argmax_axis0": r"predict returned \(\d,\) for 5 examples.*\nHint: make the "
                                 r"TwoLayerNet.predict check pass first",
         "update_local_copy": r"train did not change self.params.*\nHint: update the arrays in "
                              r"self.params in place",
         "b2_never_updated": r"train updated some parameters but not b2",
-        "history_per_epoch_only": r"loss_history has 30 entries after num_iters=60 steps",
+        "history_per_epoch_only": r"loss_history has 4 entries after num_iters=7 steps",
         "predict_not_implemented": r"TwoLayerNet.predict still raises NotImplementedError",
-        "missing_b2_gradient": r"raised KeyError: 'b2'",
-        "predict_returns_scores": r"predict returned \(5, 3\) for 5 examples",
-        "relu_mask_wrong": ANY,  # wrong gradients may or may not still lower the loss
+        "missing_b2_gradient": r"grads has no entry 'b2'.*\nHint: make the TwoLayerNet.grads "
+                               r"check pass first",
+        "predict_returns_scores": r"predict returned \(5, \d\) for 5 examples",
+        # A right loop with wrong gradients: the grads check's business, not train's.
+        "relu_mask_wrong": None, "dscores_not_averaged": None,
     },
 }
 
@@ -215,21 +245,24 @@ def _expected(check: str, impl: str):
     return EXPECTED[check].get(impl)
 
 
+def _combinations():
+    """(impl, check, mode): every lesson directly and through the channel; a pass of a
+    mistake made elsewhere in the class only directly (the right ones cover the channel)."""
+    for impl in IMPLS:
+        for check in EXPECTED:
+            both = impl in ("instructor", "inline") or _expected(check, impl) is not None
+            for mode in ("direct", "channel") if both else ("direct",):
+                yield impl, check, mode
+
+
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")  # the wrong ones blow up, as they should
 @pytest.mark.parametrize("hidden", [False, True])
-@pytest.mark.parametrize("mode", ["direct", "channel"])
-@pytest.mark.parametrize("check", list(EXPECTED))
-@pytest.mark.parametrize("impl", IMPLS)
+@pytest.mark.parametrize("impl,check,mode", list(_combinations()))
 def test_each_mistake_gets_its_lesson(impl, check, mode, hidden):
     pattern = _expected(check, impl)
     np.random.seed(0)
-    # A fixed grading seed: some lessons are statistical. An un-averaged data gradient (30x
-    # too large steps) still lowered the loss for 1 grading seed in 300 (measured), so the
-    # train check may miss it then; the grads check always catches it.
     seed = GRADING_SEED if hidden else None
     outcome = CHECKS[check].evaluate(_net_class(impl, mode), hidden=hidden, seed=seed)
-    if pattern == ANY:
-        return
     if pattern is None:
         assert outcome.passed, f"{impl} should pass {check}: {outcome.message}"
     else:
@@ -237,12 +270,12 @@ def test_each_mistake_gets_its_lesson(impl, check, mode, hidden):
         assert re.search(pattern, outcome.message, re.S), outcome.message
 
 
-@pytest.mark.parametrize("impl", ["instructor", "inline", "shuffled_minibatches"])
+@pytest.mark.parametrize("impl", ["instructor", "inline", *RIGHT_VARIANTS])
 def test_train_check_passes_right_code_on_every_seed(impl):
     """Training is random (the student's np.random): a right train must pass whatever the
-    minibatches and whatever the grading seed, with room to spare."""
+    minibatches and whatever the grading seed."""
     net_class = _net_class(impl, "direct")
-    for seed in range(25):
+    for seed in range(10):
         np.random.seed(seed)
         outcome = CHECKS["TwoLayerNet.train"].evaluate(net_class, hidden=True, seed=seed)
         assert outcome.passed, f"seed {seed}: {outcome.message}"
@@ -308,9 +341,10 @@ FLATTEN_EXPECTED = {
     "right": "passed",
     "right_returns_list": "passed",
     "own_means": r"the returned X_val is wrong.*\nHint: X_val was centred with its own mean",
-    "per_image_mean": r"X_train row differences is wrong",
+    "per_image_mean": r"X_train row differences is wrong.*\nHint: each row was centred with "
+                      r"its own",
     "uint8_wraparound": r"dtype uint8; expected float64.*\nHint: convert with \.astype",
-    "rescaled": r"X_train row differences is wrong.*\nHint: it is exactly 0\.00392157 times",
+    "rescaled": r"X_train row differences is wrong.*\nHint: the values were divided by 255",
     "in_place": r"raised UFuncTypeError|changed its input X_train in place",
 }
 

@@ -114,10 +114,14 @@ def _report(args) -> int:
     from . import coursedir, mistakes, store
 
     try:
-        course = coursedir.find(args.course, args.db)
-        db_url = args.db or course.db_url
-        out = args.out or course.reports_dir
-        counted, page, table = mistakes.report(db_url, out, course_id=course.course_id,
+        if args.db and args.course is None and not coursedir.is_course(os.getcwd()):
+            # a gradebook graded outside a course directory (`autograde SUBMISSIONS --out`)
+            db_url, out, course_id = args.db, args.out or os.getcwd(), "default_course"
+        else:
+            course = coursedir.find(args.course, args.db)
+            db_url, out = args.db or course.db_url, args.out or course.reports_dir
+            course_id = course.course_id
+        counted, page, table = mistakes.report(db_url, out, course_id=course_id,
                                                assignments=args.names or None,
                                                names=args.show_names)
     except (OSError, ValueError, store.StoreError, coursedir.NotACourse) as exc:
@@ -298,7 +302,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--names", dest="show_names", action="store_true",
                    help="list the students behind each mistake (default: no one is named)")
     p.add_argument("--course", default=None, metavar="DIR")
-    p.add_argument("--db", default=None, metavar="URL")
+    p.add_argument("--db", default=None, metavar="URL", help="the gradebook's SQLAlchemy URL "
+                   "(default: the course's; outside a course directory, e.g. the "
+                   "gradebook.db that `autograde SUBMISSIONS --out OUT` wrote in OUT)")
     p.set_defaults(func=_report)
 
     p = sub.add_parser("demo", help="grade a generated demo class and print its gradebook")

@@ -385,7 +385,9 @@ def summary_line(counted: Report, page: Path, table: Path) -> str:
     hardest = min(counted.items, key=lambda i: (i.pass_rate, -i.failed), default=None)
     line = (f"Mistake report of {counted.students} students, {len(counted.items)} items: "
             f"{page} (and {table.name})")
-    if hardest is not None:
+    if hardest is not None and hardest.failed:
         line += (f"; hardest: {hardest.assignment}/{hardest.item}, passed by "
                  f"{hardest.passed} of {hardest.submitted}")
+    elif hardest is not None:
+        line += "; every student who submitted passed every item"
     return line + "."

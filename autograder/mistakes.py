@@ -128,13 +128,16 @@ def collect(db, assignments: list[str] | None = None) -> Report:
     items: dict[tuple[str, str, str], ItemReport] = {}
     written: dict[str, list[str]] = {}
     order: dict[tuple[str, str, str], int] = {}
-    manual_of: dict[tuple[str, str], set[str]] = {}
-    for s in sorted(stored, key=lambda s: (s.assignment, s.notebook, s.student_id)):
+    manual_of: dict[tuple[str, str], set[str]] = {}  # written answers, per notebook
+    for s in stored:
         where = (s.assignment, s.notebook)
         if where not in manual_of:
             manual_of[where] = _written_items(db, *where)
+        manual_of[where] |= {r["item"] for r in s.rows if r["status"] == "manual"}
+    for s in sorted(stored, key=lambda s: (s.assignment, s.notebook, s.student_id)):
+        where = (s.assignment, s.notebook)
         for n, row in enumerate(s.rows):
-            if row["item"] in manual_of[where] or row["status"] == "manual":
+            if row["item"] in manual_of[where]:
                 if row["item"] not in written.setdefault(s.assignment, []):
                     written[s.assignment].append(row["item"])
                 continue

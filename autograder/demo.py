@@ -2,7 +2,8 @@
 
 The instructor's first five minutes: seven students hand in every notebook of the course
 (honest, broken and hostile, in both folder layouts an LMS gives), the grader grades them in
-sandboxes and prints the gradebook, one notebook item by item, and where the outputs are.
+sandboxes and prints the gradebook, one notebook item by item, and where the outputs are,
+the mistake report (``course-grade report``: what the class got wrong) among them.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import nbformat
 
-from . import course, grade, report
+from . import course, grade, mistakes, report
 
 STUDENTS = {
     "ada": "the reference answers",
@@ -140,4 +141,8 @@ def main(out=None, workers: int = 2) -> int:
     print(report.status_table(batch, ids[-1]))
     print(f"\nPer item: {root / 'grades' / 'grades.csv'}; per student: summary.csv; what each "
           f"student sees: {root / 'grades' / 'feedback'}/<student>/<notebook>.html")
+    print(f"\n$ course-grade report --db {batch.db_url} --out {root / 'grades'}")
+    counted, page, table = mistakes.report(batch.db_url, root / "grades")
+    print(mistakes.summary_line(counted, page, table))
+    print(f"Open it in a browser: {page.resolve().as_uri()}")
     return 0

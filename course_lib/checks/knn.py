@@ -7,9 +7,9 @@ autograder's sandbox.
 
 Where the expected values come from (no reference implementation ships here):
 
-* distances: individual entries ``sqrt(sum((X[i] - X_train[j])**2))`` computed one by one
-  for sampled ``(i, j)`` that cover every row and every column; integer "pixel" data keeps
-  every version exact, so a duplicate point is at distance exactly 0;
+* distances: every entry ``sqrt(sum((X[i] - X_train[j])**2))`` of the check's small cases,
+  by its definition; integer "pixel" data keeps every version exact, so a duplicate point
+  is at distance exactly 0 (and float32 or rounding shows);
 * labels: cases designed so the vote's winner is known by construction (the neighbours'
   labels are chosen first), plus one hand-made table;
 * ``predict``: well separated clusters whose nearest, two nearest and three nearest
@@ -29,6 +29,7 @@ import numpy as np
 
 from . import (
     CheckFailed,
+    Mistake,
     RemoteHandle,
     as_array,
     as_dict,
@@ -37,6 +38,7 @@ from . import (
     as_list,
     call,
     diagnose,
+    expect_vectorized,
     fail,
     fmt,
     get_attr,
@@ -83,20 +85,61 @@ def _l2(a, b) -> float:
     return float(np.sqrt(np.sum((a - b) ** 2)))
 
 
+def _all_l2(X, X_train) -> np.ndarray:
+    """(num_test, num_train): the definition, entry by entry, on the check's small cases."""
+    return np.sqrt(((X[:, None, :] - X_train[None, :, :]) ** 2).sum(axis=2))
+
+
 def _show_row(x) -> str:
     return fmt(x) if x.size <= 8 else f"a row of {x.size} numbers"
 
 
 # --------------------------------------------------------------------------- train
 
+_TRAIN_PREPROCESSES = Mistake(
+    "train-preprocesses", "train changes the data it stores",
+    "the nearest-neighbour classifier only memorises its training data: store X unchanged, "
+    "no preprocessing")
+_TRAIN_APPENDS = Mistake(
+    "train-appends", "train adds to the stored data instead of replacing it",
+    "train must replace the stored data, not add to it: assign self.X_train = X (no "
+    "concatenation with what was there)")
+_TRAIN_KEEPS_OLD = Mistake(
+    "train-keeps-old-data", "a second call of train keeps the first call's data",
+    "each call of train must store its own X and y: assign self.X_train = X and "
+    "self.y_train = y every time (no 'if not hasattr(...)' guard, no cache)")
+_TRAIN_PARTIAL = Mistake(
+    "train-keeps-some-rows", "train stores only some of the training images",
+    "store every row of X: self.X_train = X (no slicing)")
+_TRAIN_TRANSPOSED = Mistake(
+    "train-transposed", "train stores X transposed",
+    "self.X_train holds X transposed: store X as given, one training image per row")
+
+
+def _check_stored_rows(name, stored, given, hint_partial):
+    """Fail with the reason when ``stored`` (validated shape unknown) is not ``given``."""
+    n = given.shape[0]
+    if type(stored) is np.ndarray and stored.ndim == given.ndim and stored.shape != given.shape:
+        if given.ndim == 2 and stored.shape == given.shape[::-1]:
+            fail(f"{name} has shape {stored.shape}, expected {given.shape}: it is transposed.",
+                 hint=_TRAIN_TRANSPOSED)
+        if stored.shape[0] < n and stored.shape[1:] == given.shape[1:]:
+            fail(f"{name} holds {stored.shape[0]} rows after train was given {n}.",
+                 hint=hint_partial)
+
+
 @register("KNearestNeighbor.train", "train memorises the training data as self.X_train, "
           "self.y_train")
 def _(ctx, KNearestNeighbor):
-    shapes = [(6, 4), (9, 4)]  # same width: a train that appends instead of replacing shows
+    # Same width in a row: a train that appends instead of replacing, or keeps the first
+    # call's data, shows; more than 32 images: a train that keeps a few rows shows.
+    shapes = [(6, 4), (9, 4), (40, 4)]
     if ctx.hidden:
-        shapes += [(1, 5), (int(ctx.rng.integers(2, 40)), int(ctx.rng.integers(1, 50)))]
+        shapes += [(1, 5), (int(ctx.rng.integers(100, 140)), 5),
+                   (int(ctx.rng.integers(2, 40)), int(ctx.rng.integers(1, 50)))]
     knn = _fresh(KNearestNeighbor)
     train = get_attr(knn, "train")
+    first = None
     for calls, (n, d) in enumerate(shapes, start=1):
         X, y = _pixels(ctx.rng, n, d), _labels_for(n, ctx.rng)
         call(train, X.copy(), y.copy(), names=("X", "y"))
@@ -105,22 +148,33 @@ def _(ctx, KNearestNeighbor):
         if calls > 1 and type(stored_X) is np.ndarray and stored_X.ndim == 2 \
                 and stored_X.shape[0] > n:
             fail(f"after a second call of train with {n} new images, self.X_train holds "
-                 f"{stored_X.shape[0]} rows.",
-                 hint="train must replace the stored data, not add to it: assign "
-                 "self.X_train = X (no concatenation with what was there)")
+                 f"{stored_X.shape[0]} rows.", hint=_TRAIN_APPENDS)
+        if calls > 1 and type(stored_X) is np.ndarray and first is not None \
+                and stored_X.shape == first.shape and np.array_equal(stored_X, first):
+            fail(f"after a second call of train with {n} new images, self.X_train still holds "
+                 "the images of the first call.", hint=_TRAIN_KEEPS_OLD)
+        _check_stored_rows("self.X_train", stored_X, X, _TRAIN_PARTIAL)
+        _check_stored_rows("self.y_train", stored_y, y, _TRAIN_PARTIAL)
         stored_X = as_array(stored_X, "self.X_train", shape=(n, d), kind="any")
         stored_y = as_array(stored_y, "self.y_train", shape=(n,), kind="any")
+        if first is None:
+            first = stored_X.copy()
         if not np.array_equal(stored_X.astype(np.float64), X):
             fail(f"self.X_train does not hold the X given to train (case of {n} images with "
-                 f"{d} numbers each).",
-                 hint="the nearest-neighbour classifier only memorises its training data: "
-                 "store X unchanged, no preprocessing")
+                 f"{d} numbers each).", hint=_TRAIN_PREPROCESSES)
         if not np.array_equal(stored_y.astype(np.float64), y):
-            fail("self.y_train does not hold the labels y given to train.",
-                 hint="store y unchanged: self.y_train = y")
+            fail(f"self.y_train does not hold the labels y given to train (case of {n} "
+                 "images).", hint=Mistake("train-changes-labels", "train changes the labels",
+                                          "store y unchanged: self.y_train = y"))
 
 
 # --------------------------------------------------------------------------- distances
+
+_NAN = Mistake(
+    "nan-distances", "nan or inf distances (sqrt of a negative number)",
+    "np.sqrt of a negative number gives nan: with the expansion ||x||^2 + ||y||^2 - 2 x.y "
+    "check the signs and the factor 2")
+
 
 def _distances(knn, method, X, num_train):
     """Call one distance method and validate: an exact float64 array (num_test, num_train)."""
@@ -130,11 +184,13 @@ def _distances(knn, method, X, num_train):
     if type(out) is np.ndarray and out.shape != (num_test, num_train):
         hint = None
         if out.shape == (num_train, num_test):
-            hint = ("it is transposed: the row index is the test image, the column index "
-                    "the training image")
+            hint = Mistake("transposed", "transposed result",
+                           "it is transposed: the row index is the test image, the column "
+                           "index the training image")
         elif out.ndim == 3:
-            hint = ("a 3-d array: sum the squared differences over the pixel axis. (For "
-                    "500 x 5,000 CIFAR images such an array would need 61 GB!)")
+            hint = Mistake("distances-3d", "distances left as a 3-d array",
+                           "a 3-d array: sum the squared differences over the pixel axis. "
+                           "(For 500 x 5,000 CIFAR images such an array would need 61 GB!)")
         fail(f"{label} returned an array of shape {out.shape}; expected (num_test, num_train)"
              f" = ({num_test}, {num_train}): one row per test image, one column per "
              "training image.", hint=hint)
@@ -144,62 +200,113 @@ def _distances(knn, method, X, num_train):
     if len(bad):
         i, j = (int(v) for v in bad[0])
         fail(f"{label} returned {dists[i, j]} at dists[{i}, {j}] ({len(bad)} non-finite "
-             "entries).",
-             hint="np.sqrt of a negative number gives nan: with the expansion "
-             "||x||^2 + ||y||^2 - 2 x.y check the signs and the factor 2")
+             "entries).", hint=_NAN)
     return dists
 
 
-def _covering_pairs(rng, num_test, num_train, exhaustive_below=40):
-    """(i, j) pairs that visit every row and every column (all pairs for small matrices)."""
-    if num_test * num_train <= exhaustive_below:
-        return [(i, j) for i in range(num_test) for j in range(num_train)]
-    pairs = {(0, 0), (0, num_train - 1), (num_test - 1, 0), (num_test - 1, num_train - 1)}
-    pairs |= {(i, int(rng.integers(num_train))) for i in range(num_test)}
-    pairs |= {(int(rng.integers(num_test)), j) for j in range(num_train)}
-    return sorted(pairs)
-
-
-def _entry_hints(X, X_train, pairs, expected, square):
-    xs = np.array([X[i] for i, _ in pairs])
-    ts = np.array([X_train[j] for _, j in pairs])
-    nx, nt = np.sum(xs * xs, axis=1), np.sum(ts * ts, axis=1)
-    dot = np.sum(xs * ts, axis=1)
+def _entry_hints(X, X_train, expected):
+    """{Mistake: the whole matrix that mistake gives} for the whole-matrix mistakes."""
+    nx, nt = np.sum(X * X, axis=1)[:, None], np.sum(X_train * X_train, axis=1)[None, :]
+    dot = X @ X_train.T
     hints = {
-        "your distances are the squares of the true ones: take the square root at the end "
-        "(np.sqrt)": expected ** 2,
-        "these are L1 distances (sum of absolute differences); this exercise wants L2, "
-        "the square root of the sum of squared differences": np.sum(np.abs(xs - ts), axis=1),
-        "the cross term is missing its factor 2: ||x - y||^2 = ||x||^2 + ||y||^2 - 2 x.y":
-            np.sqrt(np.maximum(nx + nt - dot, 0)),
-        "the cross term has the wrong sign: ||x - y||^2 = ||x||^2 + ||y||^2 - 2 x.y "
-        "(minus)": np.sqrt(nx + nt + 2 * dot),
-        "the distances are rounded down to whole numbers: was dists created with an integer "
-        "dtype? Use np.zeros((num_test, num_train)) (float64)": np.floor(expected),
+        Mistake("squared-distances", "squared distances (no square root)",
+                "your distances are the squares of the true ones: take the square root at the "
+                "end (np.sqrt)"): expected ** 2,
+        Mistake("l1-distances", "L1 instead of L2 distances",
+                "these are L1 distances (sum of absolute differences); this exercise wants "
+                "L2, the square root of the sum of squared differences"):
+            np.abs(X[:, None, :] - X_train[None, :, :]).sum(axis=2),
+        Mistake("cross-term-factor", "cross term without its factor 2",
+                "the cross term is missing its factor 2: ||x - y||^2 = ||x||^2 + ||y||^2 - "
+                "2 x.y"): np.sqrt(np.maximum(nx + nt - dot, 0)),
+        Mistake("cross-term-sign", "cross term with the wrong sign",
+                "the cross term has the wrong sign: ||x - y||^2 = ||x||^2 + ||y||^2 - 2 x.y "
+                "(minus)"): np.sqrt(nx + nt + 2 * dot),
+        Mistake("missing-norm-term", "a squared-norm term missing from the expansion",
+                "the test images' squared norms ||x||^2 are missing: ||x - y||^2 = ||x||^2 + "
+                "||y||^2 - 2 x.y"): np.sqrt(np.maximum(nt - 2 * dot, 0)),
+        Mistake("missing-norm-term", "a squared-norm term missing from the expansion",
+                "the training images' squared norms ||y||^2 are missing: ||x - y||^2 = "
+                "||x||^2 + ||y||^2 - 2 x.y"): np.sqrt(np.maximum(nx - 2 * dot, 0)),
+        Mistake("norms-summed-over-all", "squared norms summed over every image",
+                "the training images' squared norms are summed over all the images: "
+                "||y||^2 is one number per training image, np.sum(X_train**2, axis=1)"):
+            np.sqrt(np.maximum(nx + nt.sum() - 2 * dot, 0)),
+        Mistake("norms-summed-over-all", "squared norms summed over every image",
+                "the test images' squared norms are summed over all the images: ||x||^2 is "
+                "one number per test image, np.sum(X**2, axis=1)"):
+            np.sqrt(np.maximum(nx.sum() + nt - 2 * dot, 0)),
+        Mistake("integer-dtype", "results rounded to whole numbers (integer dtype)",
+                "the distances are rounded down to whole numbers: was dists created with an "
+                "integer dtype? Use np.zeros((num_test, num_train)) (float64)"):
+            np.floor(expected),
+        Mistake("every-row-is-row-0", "every row computed from the first test image",
+                "every row holds the distances of test image X[0]: use X[i] for row i"):
+            np.repeat(expected[:1], len(X), axis=0),
     }
-    if square:
-        hints["the matrix is transposed: dists[i, j] must compare test row i with training "
-              "row j"] = np.array([_l2(X[j], X_train[i]) for i, j in pairs])
+    if X.shape[0] == X_train.shape[0]:
+        hints[Mistake("transposed", "transposed result",
+                      "the matrix is transposed: dists[i, j] must compare test row i with "
+                      "training row j")] = expected.T
     return hints
 
 
-def _check_entries(method, dists, X, X_train, pairs, context):
-    expected = np.array([_l2(X[i], X_train[j]) for i, j in pairs])
-    got = np.array([dists[i, j] for i, j in pairs])
-    wrong = np.abs(got - expected) > 1e-7 * (1 + np.abs(expected))
+def _pattern_hint(got, expected, wrong):
+    """The mistake a pattern of wrong entries points to, or None."""
+    num_test, num_train = got.shape
+    rows = np.flatnonzero(wrong.any(axis=1))
+    cols = np.flatnonzero(wrong.any(axis=0))
+    if len(cols) == 1 and cols[0] == num_train - 1 and num_train > 1 and np.all(got[:, -1] == 0):
+        return Mistake("loop-range-off-by-one", "a loop range one short",
+                       "the last column is never set: an off-by-one in a loop range, use "
+                       "range(num_train)")
+    if len(rows) == 1 and rows[0] == num_test - 1 and num_test > 1 and np.all(got[-1] == 0):
+        return Mistake("loop-range-off-by-one", "a loop range one short",
+                       "the last row is never set: an off-by-one in a loop range, use "
+                       "range(num_test)")
+    if len(rows) and rows[0] >= 8 and np.all(wrong[rows[0]:].any(axis=1)) \
+            and not wrong[:rows[0]].any() and num_test > rows[0] + 1:
+        return Mistake("first-rows-only", "only the first rows are computed",
+                       f"rows 0 to {rows[0] - 1} are right and every row from {rows[0]} on is "
+                       f"wrong: only the first {rows[0]} test images are computed. Every "
+                       "test image needs its row, however many there are")
+    if num_train > 1 and np.all(np.ptp(got, axis=1) == 0) and not np.all(
+            np.ptp(expected, axis=1) == 0):
+        return Mistake("row-constant", "the same value across a whole row",
+                       "each row holds the same value in every column: dists[i, j] must "
+                       "depend on j. Did you use X_train[i] instead of X_train[j], or sum "
+                       "over every axis instead of axis=1?")
+    return None
+
+
+def _precision_hint(got, expected, wrong):
+    rel = np.abs(got - expected)[wrong] / np.maximum(np.abs(expected[wrong]), 1)
+    if rel.max() < 1e-4:
+        return Mistake("float32", "computed in float32 (single precision)",
+                       "close but only to about 7 digits: the computation lost precision "
+                       "somewhere, as float32 (single precision) does. Keep float64 "
+                       "throughout")
+    return None
+
+
+def _check_entries(method, dists, X, X_train, context):
+    expected = _all_l2(X, X_train)
+    wrong = np.abs(dists - expected) > 1e-9 * (1 + np.abs(expected))
     if not wrong.any():
         return
-    worst = int(np.argmax(np.abs(got - expected) * wrong))
-    i, j = pairs[worst]
+    i, j = np.unravel_index(int(np.argmax(np.abs(dists - expected) * wrong)), wrong.shape)
     text = (f"KNearestNeighbor.{method} is wrong {context}: {int(wrong.sum())} of the "
-            f"{len(pairs)} entries we computed differ. dists[{i}, {j}] should be the L2 "
+            f"{wrong.size} entries differ. dists[{i}, {j}] should be the L2 "
             f"distance between test row X[{i}] and training row X_train[{j}], "
-            f"sqrt(sum((X[{i}] - X_train[{j}])**2)) = {fmt(expected[worst])}, but it is "
-            f"{fmt(got[worst])}.")
+            f"sqrt(sum((X[{i}] - X_train[{j}])**2)) = {fmt(expected[i, j])}, but it is "
+            f"{fmt(dists[i, j])}.")
     if X.shape[1] <= 8:
         text += f"\n  X[{i}] = {_show_row(X[i])}\n  X_train[{j}] = {_show_row(X_train[j])}"
-    hints = _entry_hints(X, X_train, pairs, expected, X.shape[0] == X_train.shape[0])
-    raise CheckFailed(text, hint=diagnose(got, expected, hints, rtol=1e-6, atol=1e-7))
+    hint = diagnose(dists, expected, _entry_hints(X, X_train, expected), rtol=1e-6, atol=1e-7)
+    if hint is None or not isinstance(hint, Mistake):
+        hint = _pattern_hint(dists, expected, wrong) or _precision_hint(
+            dists, expected, wrong) or hint
+    raise CheckFailed(text, hint=hint)
 
 
 def _stored_training_data(knn):
@@ -217,8 +324,10 @@ def _check_training_data_kept(knn, method, before):
     if before is not None and after is not None and (
             after.shape != before.shape or not np.array_equal(after, before)):
         fail(f"KNearestNeighbor.{method} changed the stored training data self.X_train in "
-             "place.", hint="compute with new arrays (e.g. diff = self.X_train - X[i]) "
-             "instead of modifying self.X_train")
+             "place.", hint=Mistake(
+                 "changed-training-data", "changed the stored training data in place",
+                 "compute with new arrays (e.g. diff = self.X_train - X[i]) instead of "
+                 "modifying self.X_train"))
 
 
 def _distance_cases(ctx):
@@ -230,18 +339,23 @@ def _distance_cases(ctx):
         (hand_train, hand_test, "on a 2 x 3 case with 4 'pixels' per image"),
         (_pixels(rng, 11, 12), _pixels(rng, 7, 12),
          "on 7 test and 11 training images of 12 pixels"),
+        (_pixels(rng, 9, 6), _pixels(rng, 40, 6), "on 40 test and 9 training images"),
+        (_pixels(rng, 4, 3072), _pixels(rng, 3, 3072),
+         "on 3 test and 4 training images of CIFAR size (3,072 pixels)"),
     ]
     if ctx.hidden:
         n_tr, n_te = int(rng.integers(2, 40)), int(rng.integers(2, 30))
         d = int(rng.integers(1, 60))
         cases.append((_pixels(rng, n_tr, d), _pixels(rng, n_te, d),
                       f"on {n_te} test and {n_tr} training images of {d} pixels"))
+        n_te = int(rng.integers(100, 130))
+        cases.append((_pixels(rng, 12, 5), _pixels(rng, n_te, 5),
+                      f"on {n_te} test and 12 training images"))
         n = int(rng.integers(3, 12))
         cases.append((_pixels(rng, n, 5), _pixels(rng, n, 5),
                       f"on a square case, {n} test and {n} training images"))
         cases.append((_pixels(rng, 1, 3), _pixels(rng, 1, 3), "on 1 test and 1 training image"))
-        cases.append((_pixels(rng, 4, 3072), _pixels(rng, 3, 3072),
-                      "on 3 test and 4 training images of CIFAR size (3,072 pixels)"))
+        cases.append((np.zeros((3, 4)), np.zeros((2, 4)), "on all-zero images"))
         base = _pixels(rng, 5, 8)
         train = base[[0, 1, 1, 2, 3, 3, 4]]  # duplicate training points
         test = np.vstack([base[[1, 3]], _pixels(rng, 2, 8)])  # test points equal to training
@@ -253,43 +367,14 @@ def _distance_cases(ctx):
     return cases
 
 
-def _check_agreement(cls, method, X_train, X, mine, y):
-    """Compare with the student's other versions; fail only where *this* one is wrong."""
-    for other, nick in DISTANCE_METHODS.items():
-        if other == method:
-            continue
-        try:
-            theirs = _distances(_trained(cls, X_train, y), other, X, len(X_train))
-        except CheckFailed:
-            continue  # not written yet or broken: its own check reports that
-        differ = np.argwhere(np.abs(mine - theirs) > 1e-7 * (1 + np.abs(theirs)))
-        for i, j in differ[:25]:
-            truth = _l2(X[i], X_train[j])
-            if abs(mine[i, j] - truth) > 1e-7 * (1 + truth):
-                fail(f"your {DISTANCE_METHODS[method]} and {nick} versions disagree at "
-                     f"dists[{i}, {j}]: {fmt(mine[i, j])} against {fmt(theirs[i, j])}. The "
-                     f"true L2 distance there is {fmt(truth)}, so the "
-                     f"{DISTANCE_METHODS[method]} version (KNearestNeighbor.{method}) is "
-                     "wrong at that entry.",
-                     hint="the entries we sampled were right: look for a mistake that "
-                     "touches only some rows or columns (a loop range, an index, an axis)")
-
-
 def _distance_check(ctx, cls, method):
     for X_train, X, context in _distance_cases(ctx):
         y = _labels_for(len(X_train), ctx.rng)
         knn = _trained(cls, X_train, y)
         stored = _stored_training_data(knn)
         dists = _distances(knn, method, X, len(X_train))
-        pairs = _covering_pairs(ctx.rng, len(X), len(X_train))
-        _check_entries(method, dists, X, X_train, pairs, context)
+        _check_entries(method, dists, X, X_train, context)
         _check_training_data_kept(knn, method, stored)
-    X_train, X = _pixels(ctx.rng, 13, 9), _pixels(ctx.rng, 8, 9)
-    y = _labels_for(13, ctx.rng)
-    mine = _distances(_trained(cls, X_train, y), method, X, 13)
-    _check_entries(method, mine, X, X_train, _covering_pairs(ctx.rng, 8, 13),
-                   "on 8 test and 13 training images")
-    _check_agreement(cls, method, X_train, X, mine, y)
 
 
 @register("KNearestNeighbor.compute_distances_two_loops",
@@ -308,6 +393,12 @@ def _(ctx, KNearestNeighbor):
           "L2 distances (num_test, num_train) without Python loops")
 def _(ctx, KNearestNeighbor):
     _distance_check(ctx, KNearestNeighbor, "compute_distances_no_loops")
+    X_train = _pixels(ctx.rng, 20, 6)
+    knn = _trained(KNearestNeighbor, X_train, _labels_for(20, ctx.rng))
+    X = _pixels(ctx.rng, 100, 6)
+    expect_vectorized(get_attr(knn, "compute_distances_no_loops"), lambda n: (X[:n].copy(),),
+                      "compute_distances_no_loops", over="the test images",
+                      label="KNearestNeighbor.compute_distances_no_loops")
 
 
 # --------------------------------------------------------------------------- predict_labels
@@ -330,18 +421,73 @@ HAND_LABELS = {  # k: (right, ties to larger, ties to nearest, k=1, k+1, skip ne
 }
 _TIE_RULE = ("A tied vote goes to the smaller label: np.argmax(np.bincount(closest_y)) does "
              "that (np.argmax returns the first maximum)")
+TIES_LARGER = Mistake("ties-toward-larger-label", "ties broken toward the larger label",
+                      "you broke a tied vote toward the larger label. " + _TIE_RULE)
+TIES_NEAREST = Mistake("ties-toward-nearest", "ties broken toward the nearest neighbour",
+                       "you broke a tied vote toward the nearest neighbour's label "
+                       "(Counter.most_common does that). " + _TIE_RULE)
 _HINT_TEXT = (
-    "you broke a tied vote toward the larger label. " + _TIE_RULE,
-    "you broke a tied vote toward the nearest neighbour's label (Counter.most_common does "
-    "that). " + _TIE_RULE,
-    "these are the k = 1 labels: did you use the argument k (not a fixed 1 or self.k)?",
-    "these are the votes of the k + 1 nearest: an off-by-one in the slice, take "
-    "np.argsort(dists[i])[:k]",
-    "these are the votes of neighbours 2 .. k + 1: the nearest one was skipped (the test "
-    "image is not in the training set, keep index 0)",
-    "these are the votes of the k farthest training images: np.argsort sorts ascending, "
-    "the nearest come first",
+    TIES_LARGER,
+    TIES_NEAREST,
+    Mistake("ignores-k", "the vote ignores k (uses k = 1)",
+            "these are the k = 1 labels: did you use the argument k (not a fixed 1 or "
+            "self.k)?"),
+    Mistake("k-plus-one", "k + 1 neighbours vote",
+            "these are the votes of the k + 1 nearest: an off-by-one in the slice, take "
+            "np.argsort(dists[i])[:k]"),
+    Mistake("skips-nearest", "the nearest neighbour is skipped",
+            "these are the votes of neighbours 2 .. k + 1: the nearest one was skipped (the "
+            "test image is not in the training set, keep index 0)"),
+    Mistake("farthest-neighbours", "the k farthest vote",
+            "these are the votes of the k farthest training images: np.argsort sorts "
+            "ascending, the nearest come first"),
 )
+INDICES_NOT_LABELS = Mistake(
+    "indices-not-labels", "training indices returned instead of labels",
+    "these are indices of training images, not their labels: look the labels up in "
+    "self.y_train")
+MEAN_LABEL = Mistake(
+    "mean-label", "the mean of the neighbours' labels instead of a vote",
+    "these are the means of the neighbours' labels (rounded down): averaging labels is not a "
+    "vote. Count the votes with np.bincount and take the label with the most")
+COUNT_NOT_LABEL = Mistake(
+    "count-not-label", "the winning vote count instead of the winning label",
+    "these are the numbers of votes the winner got, not the winning labels: take "
+    "np.argmax(np.bincount(closest_y)), not .max()")
+ROW_0 = Mistake("every-row-is-row-0", "every row computed from the first test image",
+                "every test image got the label of test image 0: use dists[i] for test "
+                "image i")
+
+
+def _first_rows_hint(got, expected):
+    """Rows 0 .. r-1 right and every row from r on wrong: a special case for small inputs."""
+    wrong = np.flatnonzero(got != expected)
+    r = int(wrong[0]) if len(wrong) else 0
+    if r >= 8 and len(got) - r >= 2 and (np.all(got[r:] != expected[r:])
+                                         or np.all(got[r:] == got[r])):
+        return Mistake("first-rows-only", "only the first rows are computed",
+                       f"rows 0 to {r - 1} are right and every row from {r} on is wrong: only "
+                       f"the first {r} test images are handled. Every test image needs its "
+                       "label, however many there are")
+    return None
+
+
+def _tie_hint(got, expected, y, orders, k):
+    """Which tie rule explains the wrong rows of a vote: larger label or nearest
+    neighbour's label (None when the wrong rows are not ties). orders: nearest first."""
+    larger = nearest = 0
+    wrong = np.flatnonzero(got != expected)
+    for i in wrong:
+        labels = [int(v) for v in y[orders[i][:k]]]
+        counts = {lab: labels.count(lab) for lab in labels}
+        tied = [lab for lab, c in counts.items() if c == max(counts.values())]
+        if len(tied) < 2 or int(got[i]) not in tied:
+            return None
+        larger += int(got[i]) == max(tied)
+        nearest += int(got[i]) == next(lab for lab in labels if lab in tied)
+    if larger == len(wrong) and (nearest < len(wrong) or larger >= nearest):
+        return TIES_LARGER
+    return TIES_NEAREST if nearest == len(wrong) else TIES_LARGER
 
 
 def _explain(i, near_labels, right, got) -> str:
@@ -405,7 +551,9 @@ def _designed_votes(rng, k, pool, tie):
         top = int(rng.integers(1, (k // 2 if tie else k) + 1))
         counts = {winner: top}
         if tie:
-            counts[larger[int(rng.integers(len(larger)))]] = top
+            high = [lab for lab in larger if lab >= 8] if rng.integers(2) else []
+            partner = (high or larger)[int(rng.integers(len(high or larger)))]
+            counts[partner] = top
         rest = k - sum(counts.values())
         for lab in rng.permutation([lab for lab in labels if lab not in counts]):
             cap = top if (tie and lab > winner) else top - 1
@@ -417,7 +565,7 @@ def _designed_votes(rng, k, pool, tie):
     raise RuntimeError("could not design a vote")  # a bug in the check, not the student's
 
 
-def _designed_case(rng, num_test, k, num_labels=4):
+def _designed_case(rng, num_test, k, num_labels=10):
     """dists (num_test, num_train) and y_train with known k-NN winners; some distances repeat
     (duplicate training points), never across the k-th / (k+1)-th boundary."""
     per_label = max(k, 2) + 1
@@ -445,33 +593,61 @@ def _whole_training_set_case(rng):
     return dists, y, np.ones(3, dtype=np.int64), [np.arange(len(y))] * 3
 
 
-@register("KNearestNeighbor.predict_labels",
-          "majority vote of the k nearest training labels, ties to the smaller label")
-def _(ctx, KNearestNeighbor):
+def _label_hints(got, expected, y, orders, k):
+    """{Mistake: labels it gives} for whole-vector mistakes; orders: nearest first."""
+    nearest = [o[:k] for o in orders]
+    hints = {
+        # At k = 1 a vote count is always 1: all 1s could also be test image 0's label.
+        ROW_0: [expected[0]] * len(expected) if k > 1 or expected[0] != 1 else None,
+        INDICES_NOT_LABELS: [o[0] for o in orders],
+        MEAN_LABEL: [int(np.floor(np.mean(y[n]))) for n in nearest],
+    }
+    if k > 1:
+        hints[COUNT_NOT_LABEL] = [int(np.bincount(y[n]).max()) for n in nearest]
+    return next((m for m, pred in hints.items()
+                 if pred is not None and np.array_equal(got, pred)), None) \
+        or _first_rows_hint(got, expected)
+
+
+def _check_hand_case(KNearestNeighbor):
     dists, y = _hand_case()
-    X_dummy = np.zeros((len(y), 3))
-    knn = _trained(KNearestNeighbor, X_dummy, y)
+    knn = _trained(KNearestNeighbor, np.zeros((len(y), 3)), y)
+    orders = np.array(HAND_ORDER)
+    failures = []  # (text, hint): the first one with a named mistake is reported
     for k, (right, *mistakes) in HAND_LABELS.items():
         got = _predict_labels(knn, dists, k)
-        hints = dict(zip(_HINT_TEXT, mistakes))
-        hints["these are indices of training images, not their labels: look the labels up in "
-              "self.y_train"] = [o[0] for o in HAND_ORDER]
-        if not np.array_equal(got, right):
-            i = int(np.argmax(got != np.array(right)))
-            near = [HAND_Y_TRAIN[j] for j in HAND_ORDER[i][:k]]
-            hint = next((m for m, pred in hints.items()
-                         if pred is not None and np.array_equal(got, pred)), None)
-            fail(f"predict_labels(dists, k={k}) is wrong on a hand-made case: got {fmt(got)}, "
-                 f"expected {fmt(np.array(right))}. {_explain(i, near, right[i], got[i])}",
-                 hint=hint)
+        if np.array_equal(got, right):
+            continue
+        i = int(np.argmax(got != np.array(right)))
+        near = [HAND_Y_TRAIN[j] for j in HAND_ORDER[i][:k]]
+        hint = next((m for m, pred in zip(_HINT_TEXT, mistakes)
+                     if pred is not None and np.array_equal(got, pred)), None)
+        hint = hint or _label_hints(got, np.array(right), y, orders, k) \
+            or _tie_hint(got, np.array(right), y, orders, k)
+        failures.append((f"predict_labels(dists, k={k}) is wrong on a hand-made case: got "
+                         f"{fmt(got)}, expected {fmt(np.array(right))}. "
+                         f"{_explain(i, near, right[i], got[i])}", hint))
+    if failures:
+        text, hint = next((f for f in failures if f[1] is not None), failures[0])
+        fail(text, hint=hint)
     got = _predict_labels(knn, dists, None, pass_k=False)
     if not np.array_equal(got, HAND_LABELS[1][0]):
         fail(f"predict_labels(dists) without k should use k = 1, but gave {fmt(got)} instead of "
-             f"{fmt(np.array(HAND_LABELS[1][0]))}.", hint="keep the default k=1 in the signature")
+             f"{fmt(np.array(HAND_LABELS[1][0]))}.",
+             hint=Mistake("default-k", "the default k is not 1",
+                          "keep the default k=1 in the signature"))
 
-    cases = [(6, 3)]
+
+@register("KNearestNeighbor.predict_labels",
+          "majority vote of the k nearest training labels, ties to the smaller label")
+def _(ctx, KNearestNeighbor):
+    _check_hand_case(KNearestNeighbor)
+    # Labels 0-9, about half the votes tied (the smaller label must win, also against 8
+    # and 9); more than 32 test images in public, at least 100 in grading.
+    cases = [(40, 3), (37, 2)]
     if ctx.hidden:
-        cases += [(1, 1), (int(ctx.rng.integers(2, 12)), 2), (int(ctx.rng.integers(2, 12)), 4),
+        cases += [(1, 1), (int(ctx.rng.integers(100, 130)), 2),
+                  (int(ctx.rng.integers(2, 12)), 4),
                   (int(ctx.rng.integers(2, 12)), int(ctx.rng.integers(5, 9)))]
     designed = [(_designed_case(ctx.rng, n, k), k) for n, k in cases]
     if ctx.hidden:
@@ -480,17 +656,21 @@ def _(ctx, KNearestNeighbor):
     for (dists, y, expected, neighbours), k in designed:
         knn = _trained(KNearestNeighbor, np.zeros((len(y), 3)), y)
         got = _predict_labels(knn, dists, k)
-        if not np.array_equal(got, expected):
-            i = int(np.argmax(got != expected))
-            nearest = neighbours[i]
-            k_text = f"k = num_train = {k}" if k == len(y) else f"k={k}"
-            near = sorted(int(v) for v in y[nearest])
-            fail(f"predict_labels(dists, {k_text}) is wrong on {len(expected)} test images and "
-                 f"{len(y)} training images (some at equal distances): got {fmt(got)}, "
-                 f"expected {fmt(expected)}. "
-                 + _explain(i, near, int(expected[i]), got[i]).replace(
-                     "training images are", "training images are (sorted)"),
-                 hint=_TIE_RULE if k > 1 else None)
+        if np.array_equal(got, expected):
+            continue
+        i = int(np.argmax(got != expected))
+        orders = np.argsort(dists, axis=1, kind="stable")
+        hint = _label_hints(got, expected, y, orders, k) or (
+            _tie_hint(got, expected, y, orders, k) if k > 1 else None)
+        k_text = f"k = num_train = {k}" if k == len(y) else f"k={k}"
+        near = sorted(int(v) for v in y[neighbours[i]])
+        shown = (f"got {fmt(got)}, expected {fmt(expected)}" if len(got) <= 12 else
+                 f"{int(np.sum(got != expected))} of the {len(got)} labels differ")
+        fail(f"predict_labels(dists, {k_text}) is wrong on {len(expected)} test images and "
+             f"{len(y)} training images with labels 0-9 (some at equal distances): {shown}. "
+             + _explain(i, near, int(expected[i]), got[i]).replace(
+                 "training images are", "training images are (sorted)"),
+             hint=hint or (_TIE_RULE if k > 1 else None))
 
 
 # --------------------------------------------------------------------------- predict
@@ -522,32 +702,79 @@ def _cluster_case(rng, num_clusters, dim, duplicates=False):
             np.array(X_test)[test_order], expected)
 
 
+_METHOD_OF_LOOPS = {0: "compute_distances_no_loops", 1: "compute_distances_one_loop",
+                   2: "compute_distances_two_loops"}
+
+
+def _blame_dependency(knn, X, X_train, k, loops, expected, text):
+    """predict is wrong on this run: fail with "fix X first" when the student's own
+    predict_labels (on the true distances) or distance method is what is wrong."""
+    true_dists = _all_l2(X, X_train)
+    try:
+        labels = _predict_labels(knn, true_dists, k)
+    except CheckFailed:
+        labels = None
+    if labels is None or not np.array_equal(labels, expected):
+        fail(f"{text} is wrong, but so is your predict_labels: on the true distances of this "
+             f"case, predict_labels(dists, k={k}) does not give the right labels.",
+             hint=Mistake("fix-predict-labels-first", "predict_labels is wrong (fix it first)",
+                          "predict only passes the distances on to predict_labels: fix "
+                          "predict_labels first (run its check), then run this check again"))
+    method = _METHOD_OF_LOOPS[loops]
+    try:
+        dists = _distances(knn, method, X, len(X_train))
+        right = np.allclose(dists, true_dists, rtol=1e-9, atol=1e-9)
+    except CheckFailed:
+        right = False
+    if not right:
+        fail(f"{text} is wrong, but so is {method}, which it uses for num_loops={loops}.",
+             hint=Mistake("fix-distances-first", "a distance method is wrong (fix it first)",
+                          f"fix {method} first (run its check), then run this check again"))
+
+
 @register("KNearestNeighbor.predict", "predict(X, k, num_loops): distances, then the vote")
 def _(ctx, KNearestNeighbor):
-    cases = [_cluster_case(ctx.rng, 6, 5)]
+    cases = [_cluster_case(ctx.rng, 40, 5)]
     if ctx.hidden:
         cases += [_cluster_case(ctx.rng, 1, 3),
+                  _cluster_case(ctx.rng, int(ctx.rng.integers(100, 120)), 4),
                   _cluster_case(ctx.rng, int(ctx.rng.integers(2, 12)),
                                 int(ctx.rng.integers(3, 40)), duplicates=True)]
     for X_train, y_train, X, expected in cases:
         knn = _trained(KNearestNeighbor, X_train, y_train)
         predict = get_attr(knn, "predict")
-        runs = [((), {}, 1, "predict(X)")] + [
-            ((), {"k": k, "num_loops": loops}, k, f"predict(X, k={k}, num_loops={loops})")
-            for loops in (0, 1, 2) for k in (1, 3, 2)]
-        for args, kwargs, k, text in runs:
+        # The two-loop version is slow in Python: larger cases run it once, the largest not.
+        choices = [(loops, k) for loops in (0, 1, 2) for k in (1, 3, 2)]
+        if len(X) > 12:
+            choices = [(loops, k) for loops, k in choices if loops < 2 or k == 3 and len(X) <= 40]
+        runs = [((), {}, 1, 0, "predict(X)")] + [
+            ((), {"k": k, "num_loops": loops}, k, loops, f"predict(X, k={k}, num_loops={loops})")
+            for loops, k in choices]
+        for args, kwargs, k, loops, text in runs:
             got = _validated_labels(call(predict, X.copy(), *args, names=("X",), **kwargs),
                                     text, len(X), len(X_train))
             if np.array_equal(got, expected[k]):
                 continue
+            _blame_dependency(knn, X, X_train, k, loops, expected[k], text)
             hint = None
             if k != 1 and np.array_equal(got, expected[1]):
-                hint = "these are the k = 1 labels: pass k on to predict_labels(dists, k=k)"
+                hint = Mistake("predict-ignores-k", "predict does not pass k on",
+                               "these are the k = 1 labels: pass k on to "
+                               "predict_labels(dists, k=k)")
+            elif not kwargs and np.array_equal(_validated_labels(
+                    call(predict, X.copy(), k=1, names=("X",)), "predict(X, k=1)", len(X),
+                    len(X_train)), expected[1]):
+                hint = Mistake("default-k", "the default k is not 1",
+                               "predict(X) without k must use k = 1: keep the default k=1 "
+                               "in the signature")
             elif "num_loops" in kwargs:
-                hint = (f"num_loops={kwargs['num_loops']} must call the matching version: 0 -> "
-                        "compute_distances_no_loops, 1 -> _one_loop, 2 -> _two_loops")
-            fail(f"{text} is wrong on {len(X)} test images in well separated clusters: got "
-                 f"{fmt(got)}, expected {fmt(expected[k])}.", hint=hint)
+                hint = Mistake("num-loops-dispatch", "num_loops calls the wrong method",
+                               f"num_loops={loops} must call the matching version: 0 -> "
+                               "compute_distances_no_loops, 1 -> _one_loop, 2 -> _two_loops")
+            shown = (f"got {fmt(got)}, expected {fmt(expected[k])}" if len(got) <= 12 else
+                     f"{int(np.sum(got != expected[k]))} of the {len(got)} labels differ")
+            fail(f"{text} is wrong on {len(X)} test images in well separated clusters: "
+                 f"{shown}.", hint=hint)
 
 
 # --------------------------------------------------------------------------- cross-validation

@@ -46,6 +46,17 @@ AFFINE_FORWARD = {
         def affine_forward(x, w, b):
             return x.reshape(x.shape[0], -1) @ w + b
     """,
+    "flattened_fortran_order": """
+        def affine_forward(x, w, b):
+            return x.reshape(x.shape[0], -1, order="F") @ w + b, (x, w, b)
+    """,
+    "cached_result": """
+        _seen = {}
+        def affine_forward(x, w, b):
+            if "out" not in _seen:
+                _seen["out"] = x.reshape(x.shape[0], -1) @ w + b
+            return _seen["out"], (x, w, b)
+    """,
     "not_implemented": """
         def affine_forward(x, w, b):
             # YOUR CODE HERE
@@ -61,6 +72,8 @@ AFFINE_FORWARD_EXPECTED = {
     "reshapes_input_in_place": r"changed its input x in place",
     "float32": r"out has dtype float32; expected float64",
     "no_cache": r"should return \(out, cache\)",
+    "flattened_fortran_order": r"out is wrong.*\nHint: flatten each example in numpy's default",
+    "cached_result": r"does not move when x moves.*\nHint: a cached or hard-coded result",
     "not_implemented": r"affine_forward still raises NotImplementedError",
 }
 
@@ -119,14 +132,12 @@ AFFINE_BACKWARD = {
 AFFINE_BACKWARD_EXPECTED = {
     "right": "passed",
     "right_with_loops_and_dot": "passed",
-    "dx_not_reshaped": r"dx has shape \(3, 8\), but x has shape \(3, 2, 4\).*\nHint: reshape it "
+    "dx_not_reshaped": r"dx has shape \(4, 4\), but x has shape \(4, 2, 2\).*\nHint: reshape it "
                        r"back to x's shape",
-    "db_wrong_axis": r"db has shape \(4,\), but b has shape \(3,\).*\nHint: you summed dout over "
-                     r"axis 1",
+    "db_wrong_axis": r"db does not match.*\nHint: you summed dout over axis 1",
     "db_averaged": r"db does not match.*\nHint: db must be summed over "
                    r"the examples, not averaged",
-    "dw_transposed": r"dw has shape \(3, 5\), but w has shape \(5, 3\).*\n"
-                     r"Hint: it looks transposed",
+    "dw_transposed": r"dw does not match.*\nHint: it looks transposed",
     "dw_missing_x": r"dw does not match the numerical gradient",
 }
 
@@ -158,6 +169,16 @@ SOFTMAX = {
         def softmax_loss(x, y):
             N = x.shape[0]
             probs = np.exp(x) / np.exp(x).sum(axis=1, keepdims=True)
+            loss = -np.mean(np.log(probs[np.arange(N), y]))
+            dx = probs.copy()
+            dx[np.arange(N), y] -= 1
+            return loss, dx / N
+    """,
+    "shift_by_correct_class": """
+        def softmax_loss(x, y):
+            N = x.shape[0]
+            shifted = x - x[np.arange(N), y][:, None]
+            probs = np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True)
             loss = -np.mean(np.log(probs[np.arange(N), y]))
             dx = probs.copy()
             dx[np.arange(N), y] -= 1
@@ -228,6 +249,8 @@ SOFTMAX_EXPECTED = {
     "right_with_loops": "passed",
     "not_shifted": r"is not finite .* for scores around 1000: np.exp\(1000\) overflows.*\n"
                    r"Hint: subtract each row's maximum",
+    "shift_by_correct_class": r"is not finite .* when a wrong class scores 720 more.*\n"
+                              r"Hint: subtract each row's MAXIMUM, not the correct class's",
     "global_max_shift": r"is not finite .* when rows of scores differ by thousands.*\n"
                         r"Hint: subtract each row's own maximum",
     "loss_not_averaged": r"loss is wrong.*\nHint: your loss is N times too large",

@@ -88,3 +88,21 @@ def test_nothing_graded_is_one_line():
         mistakes.collect(_Db([CLASS[-1]]))  # only a student who submitted nothing
     with pytest.raises(mistakes.ReportError, match="nothing graded for a9"):
         mistakes.collect(_Db(CLASS), ["a9"])
+
+
+def test_a_mistake_crosses_the_dask_wire_and_reaches_the_stored_row():
+    """On a cluster each result travels as plain data (autograder.cluster) before the
+    orchestrator commits it; the report then reads only the gradebook. The mistake, its
+    title and the check time must survive the trip into the stored row."""
+    from autograder import cluster, grade, store
+
+    row = grade.Row("s1", "nb", "hard", 0.0, 1.0, "failed", "hard: not right yet",
+                    "hard: not right yet\nHint: average", "c/no-1-over-N",
+                    "not averaged over N", 0.125)
+    back = cluster.result_from_plain(cluster.result_to_plain(
+        grade.NotebookResult("s1", "nb", [row], {"status": "graded"})))
+    assert back.rows == [row]
+    plain = store._plain_row(back.rows[0])
+    assert (plain["mistake"], plain["mistake_title"], plain["check_seconds"]) == \
+        ("c/no-1-over-N", "not averaged over N", 0.125)
+    assert store._failure(row) == ": hard: not right yet [mistake: c/no-1-over-N]"

@@ -10,7 +10,13 @@ Debian Chromium driven by Playwright serve all the browser tests. For every stud
   giving every point;
 * in the blank version, the first exercise's check shows the readable "not implemented
   yet" message, not a traceback from course_lib;
-* JupyterLab's news pop-up never appears (the project's ``jupyter/lab-overrides.json``).
+* the students' lab (``make lab``: ``jupyter/student/`` switches nbgrader's server and lab
+  extensions off) opens on ``START_HERE.md``, rendered, with no nbgrader menu or panel, file
+  names in full, and never JupyterLab's news pop-up (``jupyter/lab-overrides.json``);
+* what a first-time student did in 01 (issue 15): a wrong answer and its message, the class
+  fixed and re-run while an object built from the old class was about, and the course
+  scorecard pasted into a cell of the saved notebook: it refuses to nest, in one line, while
+  one scoring process runs and the server's memory stays flat.
 
 Screenshots go to ``test-artifacts/browser/`` (not committed). Chromium must be at
 /usr/bin/chromium (``apt-get install -y chromium``; ``.ci/run`` installs it): without it
@@ -23,10 +29,13 @@ import json
 import os
 import re
 import secrets
+import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -43,6 +52,8 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 ARTIFACTS = config.ROOT / "test-artifacts" / "browser"
+STUDENT_CONFIG = config.ROOT / "jupyter" / "student"
+START_PAGE = "START_HERE.md"
 RUN_TIMEOUT_MS = 30 * 60 * 1000  # a whole notebook on a busy 2-core machine
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 # Notebooks whose interactive demo the course promises (others are checked if they show one).
@@ -73,9 +84,13 @@ class Lab:
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.log = base / "jupyterlab.log"
         env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}  # plots inline
+        # The students' lab, as `make lab` starts it (see the Makefile).
         env.update(JUPYTERLAB_SETTINGS_DIR=str(base / "user-settings"),
-                   JUPYTERLAB_WORKSPACES_DIR=str(base / "workspaces"))
-        cmd = jupyterlab_command(self.port, self.token, self.root)
+                   JUPYTERLAB_WORKSPACES_DIR=str(base / "workspaces"),
+                   JUPYTER_CONFIG_PATH=str(STUDENT_CONFIG))
+        shutil.copy(config.NOTEBOOKS_DIR / START_PAGE, self.root / START_PAGE)
+        cmd = jupyterlab_command(self.port, self.token, self.root) + [
+            f"--LabApp.default_url=/lab/tree/{START_PAGE}"]
         with open(self.log, "w") as log:
             self.proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT,
                                          start_new_session=True)
@@ -295,20 +310,179 @@ def _act_and_see_change(page: NotebookPage, index: int) -> str:
                          f"(tried: {tried or 'no controls found'})")
 
 
-def test_jupyterlab_opens_without_the_news_popup(lab, chromium):
-    context = chromium.new_context(viewport={"width": 1280, "height": 900})
+def test_student_lab_opens_on_the_start_page_without_nbgrader(lab, chromium):
+    """`make lab` as a student sees it: the start page rendered, the course's notebooks
+    listed with their whole names, and none of nbgrader's instructor tools."""
+    for nb_id in IDS:
+        shutil.copy(course.student_path(nb_id), lab.root / f"{nb_id}.ipynb")
+    context = chromium.new_context(viewport={"width": 1280, "height": 720})
     page = context.new_page()
     try:
-        page.goto(f"{lab.base_url}/lab?token={lab.token}")
-        page.wait_for_selector(".jp-LauncherCard", timeout=120_000)
+        page.goto(f"{lab.base_url}/?token={lab.token}")  # the server's default URL
+        page.wait_for_selector(".jp-RenderedMarkdown h1:text-is('Start here')", timeout=120_000)
         page.wait_for_selector(".jp-Notification-Status-Text", timeout=60_000)
+        page.wait_for_function(
+            "n => document.querySelectorAll('.jp-DirListing-item').length >= n",
+            arg=len(IDS) + 1, timeout=60_000)
         page.wait_for_timeout(5000)  # the news question is posted right after start-up
         toasts = page.eval_on_selector_all(".Toastify__toast", "ts => ts.map(t => t.innerText)")
         assert toasts == []
         assert page.text_content(".jp-Notification-Status-Text") == "0"
+        # Every notebook linked from the start page, every file name shown in full.
+        links = page.eval_on_selector_all(".jp-RenderedMarkdown a",
+                                          "as => as.map(a => a.textContent)")
+        assert [f"{i}.ipynb" for i in IDS] == [x for x in links if x.endswith(".ipynb")]
+        names = page.eval_on_selector_all(
+            ".jp-DirListing-itemText",
+            "es => es.map(e => [e.textContent, e.scrollWidth, e.clientWidth])")
+        assert {n for n, _, _ in names} >= {f"{i}.ipynb" for i in IDS} | {START_PAGE}
+        cut = [n for n, scroll, client in names if scroll > client]
+        assert cut == [], f"file names cut off in the file browser: {cut}"
+        # No nbgrader: no menu, no panel, no formgrader or assignment list behind the server.
+        menus = page.eval_on_selector_all(".lm-MenuBar-itemLabel",
+                                          "es => es.map(e => e.textContent)")
+        assert "File" in menus and not any("nbgrader" in m.lower() for m in menus), menus
+        shown = page.inner_text("body")
+        for tool in ("Create Assignment", "Assignment List", "Formgrader", "Validate",
+                     "exchange directory"):
+            assert tool not in shown, f"the students' lab shows {tool!r}"
+        for url in ("/formgrader", "/assignments", "/courses"):
+            try:
+                lab.api("GET", url)
+            except urllib.error.HTTPError as exc:
+                assert exc.code == 404, f"{url}: {exc.code}"
+            else:
+                raise AssertionError(f"the students' lab serves nbgrader's {url}")
         page.screenshot(path=str(ARTIFACTS / "jupyterlab-start.png"))
     finally:
         context.close()
+
+
+def _scorers_and_memory(pid: int) -> tuple[int, int]:
+    """Course-scorecard processes under ``pid``, and the resident memory of its whole tree."""
+    import psutil
+
+    count = rss = 0
+    try:
+        tree = [psutil.Process(pid)] + psutil.Process(pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return 0, 0
+    for proc in tree:
+        try:
+            count += "course_lib.course_scorecard" in " ".join(proc.cmdline())
+            rss += proc.memory_info().rss
+        except psutil.Error:
+            pass
+    return count, rss
+
+
+def _retype_line(page: NotebookPage, index: int, line_no: int, text: str):
+    """Replace line ``line_no`` (0-based) of cell ``index``'s code, as a student would: click
+    into the editor, go there with the arrow keys, select the line's code and type."""
+    editor = page.cells.nth(index).locator(".cm-content")
+    editor.click()
+    page.page.keyboard.press("Control+Home")
+    for _ in range(line_no):
+        page.page.keyboard.press("ArrowDown")
+    page.page.keyboard.press("End")
+    page.page.keyboard.press("Shift+Home")  # to the end of the indentation
+    page.page.keyboard.type(text)
+    page.page.keyboard.press("Escape")
+
+
+NO_SQRT = "dists = np.maximum(squared, 0)  # rounding can dip just below 0"
+FIXED = "dists = np.sqrt(np.maximum(squared, 0))  # rounding can dip just below 0"
+PASTED = "from course_lib.course_scorecard import course_scorecard\ncourse_scorecard()"
+
+
+@pytest.mark.slow
+def test_first_time_student_in_01_wrong_fixed_stale_and_the_course_scorecard(lab, chromium):
+    """Issue 15 as it happened: a wrong no-loop distance (the square root forgotten) and its
+    message; the class fixed and re-run while ``classifier`` was built from the old class
+    (the next cell must not print a 1e8 difference without comment); then
+    ``course_scorecard()`` pasted into a new cell of the saved notebook and run: scoring 01
+    meets that call, which refuses in one line; one scoring process, memory flat."""
+    source = course.read(course.source_path("01_knn"))
+    student = course.read(course.student_path("01_knn"))
+    code = {course.grade_id(c) for c in source.cells
+            if course.is_solution(c) and c.cell_type == "code"}
+    nb = course.fill_in_answers(student, source, only=code - {"cross_validation_solution"})
+    ids = [c.id for c in nb.cells]
+    klass = nb.cells[ids.index("knn-class")]
+    assert FIXED in klass.source
+    klass.source = klass.source.replace(FIXED, NO_SQRT)
+    line_no = next(i for i, ln in enumerate(klass.source.splitlines()) if NO_SQRT in ln)
+    (lab.root / "student").mkdir(exist_ok=True)  # alone: the course scorecard scores only it
+    page = NotebookPage(lab, chromium, nb, "student/01_knn.ipynb")
+    shots = ARTIFACTS / "first-time-student"
+    try:
+        check, run = ids.index("no-loops-check"), ids.index("no-loops-run")
+        page.run_cell(check, above_first=True)
+        wrong = page.text(check)
+        assert wrong.startswith("✘ KNearestNeighbor.compute_distances_no_loops"), wrong
+        assert "Traceback" not in wrong
+        page.screenshot(shots / "1-wrong-answer.png", index=check)
+        page.run_cell(run)
+        flagged = page.text(run)
+        assert "✘ The no-loop and two-loop distances disagree" in flagged, flagged
+
+        _retype_line(page, ids.index("knn-class"), line_no, FIXED.strip())
+        typed = page.cells.nth(ids.index("knn-class")).locator(".cm-content").inner_text()
+        assert FIXED in typed and NO_SQRT not in typed
+        page.run_cell(ids.index("knn-class"))
+        page.run_cell(check)
+        assert page.text(check).startswith(
+            "✔ KNearestNeighbor.compute_distances_no_loops: passed"), page.text(check)
+        # `classifier` still holds an object of the old class: the cell builds its own.
+        page.run_cell(run)
+        fixed = page.text(run)
+        assert "✘" not in fixed and "largest difference" in fixed, fixed
+        difference = float(re.search(r"first 10: (\S+)", fixed).group(1))
+        assert difference < 1e-6, fixed
+        page.screenshot(shots / "2-fixed-class-stale-instance.png", index=run)
+
+        # The scorecard's advice pasted into a new cell at the end, saved, run.
+        last = len(nb.cells) - 1
+        page.cells.nth(last).locator(".jp-InputPrompt").click()
+        page.page.keyboard.press("b")
+        page.page.wait_for_function(
+            "n => document.querySelectorAll('.jp-Notebook .jp-Cell').length === n",
+            arg=len(nb.cells) + 1, timeout=30_000)
+        page.page.keyboard.press("Enter")
+        page.page.keyboard.type(PASTED)
+        page.page.keyboard.press("Escape")
+        saved = page.saved()
+        assert saved.cells[-1].source == PASTED
+        seen, done = [], threading.Event()
+
+        def watch():
+            while not done.is_set():
+                seen.append(_scorers_and_memory(lab.proc.pid))
+                done.wait(0.1)
+
+        baseline = _scorers_and_memory(lab.proc.pid)[1]
+        watcher = threading.Thread(target=watch)
+        watcher.start()
+        try:
+            page.run_cell(last + 1)
+        finally:
+            done.set()
+            watcher.join()
+        card = page.text(last + 1)
+        assert "Course scorecard" in card and "not an official grade" in card, card[:500]
+        assert ("course_scorecard() refused: 01_knn.ipynb is itself being scored by the "
+                "course scorecard, and scoring never nests") in card, card
+        most = max(n for n, _ in seen)
+        grew = max(r for _, r in seen) - baseline
+        print(f"course scorecard from inside 01: {most} scoring process(es) at once, the "
+              f"server's process tree grew by {grew / 2**20:.0f} MB at most "
+              f"({len(seen)} samples)")
+        assert most == 1, f"{most} scoring processes at once"
+        assert grew < 1.5 * 2**30, f"the server's processes grew by {grew / 2**20:.0f} MB"
+        page.screenshot(shots / "3-course-scorecard-inside-a-notebook.png", index=last + 1)
+        assert page.notifications() == []
+    finally:
+        page.close()
 
 
 @pytest.mark.slow

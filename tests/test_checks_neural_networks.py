@@ -89,7 +89,22 @@ CASES = {
     "count_parameters/hard_coded_answers": ("""
         def count_parameters(layer_sizes):
             return (6, 20, 26) if len(layer_sizes) == 3 else (9, 32, 41)
-    """, "hidden-only"),
+    """, r"returned \(9, 32, 41\) for layer_sizes = \[2, 1\], the same as for \[3, 4, 4, 1\]"
+         r"(.|\n)*does not move when its input moves(.|\n)*hard-coded"),
+    "count_parameters/right_loop": ("""
+        def count_parameters(layer_sizes):
+            neurons = weights = 0
+            for fan_in, fan_out in zip(layer_sizes, layer_sizes[1:]):
+                neurons += fan_out
+                weights += fan_in * fan_out
+            return int(neurons), int(weights), int(neurons + weights)
+    """, "passed"),
+    "count_parameters/right_numpy": ("""
+        def count_parameters(layer_sizes):
+            s = np.asarray(layer_sizes)
+            weights = np.sum(s[:-1] * s[1:])
+            return s[1:].sum(), weights, weights + s[1:].sum()
+    """, "passed"),
 }
 
 
@@ -125,5 +140,7 @@ def test_the_two_standard_answers_are_what_the_check_expects():
         seen.append(list(layer_sizes))
         return {(3, 4, 2): (6, 20, 26), (3, 4, 4, 1): (9, 32, 41)}[tuple(layer_sizes)]
 
-    assert CHECKS["count_parameters"].evaluate(count_parameters).passed
-    assert seen == [[3, 4, 2], [3, 4, 4, 1]]
+    outcome = CHECKS["count_parameters"].evaluate(count_parameters)
+    # Both standard answers are accepted; the third size is not in the lookup table.
+    assert outcome.status == "error" and "KeyError: (2, 1)" in outcome.message, outcome.message
+    assert seen == [[3, 4, 2], [3, 4, 4, 1], [2, 1]]

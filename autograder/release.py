@@ -26,16 +26,53 @@ import nbformat
 
 from . import config, course
 
-COLAB_SETUP = '''\
+COLAB_SETUP = """\
 # Set-up for Google Colab (does nothing in JupyterLab): install the course kit and its data.
+# Safe to run again, and run it again after Runtime > Restart session (a restart drops the
+# environment variables and the working folder; the installed kit stays).
 import os, subprocess, sys
 if "google.colab" in sys.modules or os.environ.get("COURSE_FORCE_COLAB") == "1":
-    _source = os.environ.get("COURSE_INSTALL_SOURCE", "{git_url}")
-    _target = os.path.expanduser("~/course-kit")
-    if not os.path.isdir(_target):
-        subprocess.run(["git", "clone", "--quiet", "--depth", "1", _source, _target], check=True)
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", _target], check=True)
-    os.environ["COURSE_DATA"] = os.path.join(_target, "data")'''
+    import importlib.metadata as _md
+    _kit = os.path.join(os.path.expanduser("~"), "course-kit")  # absolute, whatever the cwd
+    _git = ["git", "-C", _kit]
+    _mark = os.path.join(_kit, ".git", "course-kit-installed")  # commit installed, home folder
+    if os.path.isdir(os.path.join(_kit, ".git")):  # a re-run: update the clone in place
+        _fetch = subprocess.run(_git + ["fetch", "--quiet", "--depth", "1", "origin", "HEAD"])
+        if _fetch.returncode == 0:  # offline: keep the clone as it is
+            subprocess.run(_git + ["reset", "--quiet", "--hard", "FETCH_HEAD"], check=True)
+    else:
+        _from = os.environ.get("COURSE_INSTALL_SOURCE", "@GIT_URL@")
+        subprocess.run(["git", "clone", "--quiet", "--depth", "1", _from, _kit], check=True)
+    _head = subprocess.run(_git + ["rev-parse", "HEAD"], capture_output=True, text=True,
+                           check=True).stdout.strip()
+    _done, _home = (open(_mark).read().split("\\n")[:2] if os.path.exists(_mark)
+                    else (None, os.getcwd()))  # the working folder is the first run's
+    def _installed(dist):
+        try:
+            return _md.version(dist)
+        except _md.PackageNotFoundError:
+            return None
+    if _done != _head or _installed("course-kit") is None:
+        # The kit's version ranges admit Colab's own packages: pip changes none of them.
+        subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", _kit], check=True)
+        with open(_mark, "w") as _f:
+            _f.write(f"{_head}\\n{_home}\\n")
+    os.environ["COURSE_DATA"] = os.path.join(_kit, "data")
+    os.chdir(_home)
+    # Python keeps a module it has loaded: one loaded before a different version was installed
+    # would run beside the new files. Only a restart cures that; say so instead of running on.
+    _mixed = [f"{_m} {sys.modules[_m].__version__} is loaded but {_installed(_d)} is installed"
+              for _d, _m in [("numpy", "numpy"), ("matplotlib", "matplotlib"), ("tqdm", "tqdm"),
+                             ("ipywidgets", "ipywidgets"), ("ipython", "IPython")]
+              if getattr(sys.modules.get(_m), "__version__", None) not in (None, _installed(_d))]
+    if "course_lib" in sys.modules and _done not in (None, _head):
+        _mixed.append("course_lib was loaded before this update of the kit")
+    if _mixed:
+        class RestartNeeded(Exception):
+            def _render_traceback_(self):  # one line, no traceback
+                return [f"RestartNeeded: {self}"]
+        raise RestartNeeded("; ".join(_mixed) + ". Restart the runtime (Runtime > Restart "
+                            "session), then run this cell again.")"""
 
 
 SCORECARD_CELL_ID = "scorecard"
@@ -48,7 +85,7 @@ MANIFEST = Path("course_lib") / "checks" / "data" / "manifest.json"  # relative 
 
 
 def colab_setup_source() -> str:
-    return COLAB_SETUP.format(git_url=config.GIT_URL)
+    return COLAB_SETUP.replace("@GIT_URL@", config.GIT_URL)
 
 
 def scorecard_source(nb_id: str) -> str:

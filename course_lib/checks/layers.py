@@ -135,9 +135,22 @@ def _onehot_case(rng, N, dims, M):
 def _(ctx, affine_forward):
     s = stored()
     rng = ctx.rng
+    # One-hot examples first: a batch above 32 with a square w (a transpose shows as a value
+    # there), then a single example.
+    cases = [(40, (2, 2), 4), (1, (3, 2), 5)]
+    if ctx.hidden:
+        cases += [(int(rng.integers(100, 140)), (int(rng.integers(2, 4)), 2, 2), 3),
+                  (int(rng.integers(2, 9)), (int(rng.integers(2, 9)),), int(rng.integers(1, 6)))]
+    for i, (N, dims, M) in enumerate(cases):
+        x, w, b, expected = _onehot_case(rng, N, dims, M)
+        out, _ = _affine_nd(affine_forward, x, w, b)
+        expect_close(out, expected, "out",
+                     context=f"for x of shape {_shape(x.shape)} holding one-hot examples",
+                     hints=_affine_hints(x, w, b, expected))
+        if i == 0:
+            expect_responds(affine_forward, (x, w, b), (np.roll(x, 1, axis=0), w, b), "out",
+                            output=_forward_out, what="x")
     x, w, b, expected = s["affine2d_x"], s["affine2d_w"], s["affine2d_b"], s["affine2d_out"]
-    expect_responds(affine_forward, (x, w, b), (x + 1.0, w, b), "out", output=_forward_out,
-                    what="x")
     out, _ = _affine(affine_forward, x, w, b)
     expect_close(out, expected, "out", context=f"for x of shape {_shape(x.shape)}",
                  hints=_affine_hints(x, w, b, expected))
@@ -146,17 +159,6 @@ def _(ctx, affine_forward):
     out, _ = _affine_nd(affine_forward, x, w, b)
     expect_close(out, expected, "out", context=f"for x of shape {_shape(x.shape)}",
                  hints=_affine_hints(x, w, b, expected))
-    # One-hot examples: a batch above 32, a square w (a transpose shows), a single example.
-    cases = [(40, (2, 2), 4), (1, (3, 2), 5)]
-    if ctx.hidden:
-        cases += [(int(rng.integers(100, 140)), (int(rng.integers(2, 4)), 2, 2), 3),
-                  (int(rng.integers(2, 9)), (int(rng.integers(2, 9)),), int(rng.integers(1, 6)))]
-    for N, dims, M in cases:
-        x, w, b, expected = _onehot_case(rng, N, dims, M)
-        out, _ = _affine_nd(affine_forward, x, w, b)
-        expect_close(out, expected, "out",
-                     context=f"for x of shape {_shape(x.shape)} holding one-hot examples",
-                     hints=_affine_hints(x, w, b, expected))
     if not ctx.hidden:
         return
     for dims in [(int(rng.integers(2, 9)),), (3, 2), (2, 3, 2), (1, 2, 2, 2)]:
@@ -230,11 +232,13 @@ def _(ctx, affine_forward, affine_backward):
                    (dout.T @ rows) if square and N == D else None,
                    Mistake("dw-averaged", "dw divided by N",
                            "dw is a sum over the examples: do not divide it by N"):
-                   rows.T @ dout / N if N > 1 else None},
+                   rows.T @ dout / N if N > 1 else None,
+                   MISSING_ROWS: rows[:32].T @ dout[:32] if N > 32 else None},
             "db": {DB_AXIS: dout.sum(axis=1) if N == M else None,
                    Mistake("db-averaged", "db averaged instead of summed",
                            "db must be summed over the examples, not averaged"):
-                   dout.mean(axis=0) if N > 1 else None},
+                   dout.mean(axis=0) if N > 1 else None,
+                   MISSING_ROWS: dout[:32].sum(axis=0) if N > 32 else None},
         }
         args = (x, w, b)
         for i, (name, grad) in enumerate((("dx", dx), ("dw", dw), ("db", db))):
@@ -439,6 +443,10 @@ def _(ctx, svm_loss):
         Mistake("no-correct-column", "dx of the correct class missing",
                 "the correct-class column is missing: it gets minus the number of positive "
                 "margins, divided by N"): lambda num, take: num * (1 - take(onehot)),
+        Mistake("mask-ge-0", "every margin counted, not only positive ones",
+                "count only the margins above 0 (margins > 0): after max(0, ...) every "
+                "margin is >= 0, so '>= 0' counts them all"):
+            lambda num, take: take((1.0 - C * onehot) / N),
     })
     _stored_batch(ctx, svm_loss, "svm_loss", x, y, expected, dx)
     # All-zero scores: every wrong class has margin exactly 1 (ties everywhere).

@@ -50,7 +50,7 @@ from . import (
     register,
     set_attr,
 )
-from .layers import _gradient_shape, stored
+from .layers import _gradient_shape, _rows_or_fail, stored
 
 PARAMS = ("W1", "b1", "W2", "b2")
 NUM_CASES = 3
@@ -170,7 +170,7 @@ class Net:
         return as_float(loss, "loss"), grads
 
     def scores(self, X, C):
-        result = call(self._loss(), X, names=("X",))
+        result = _rows_or_fail(call(self._loss(), X, names=("X",)), "the scores", len(X), 2)
         return as_array(result, "loss(X) without labels (the scores)", shape=(len(X), C))
 
     def method(self, name: str, purpose: str):
@@ -288,7 +288,7 @@ def _(ctx, TwoLayerNet):
                          "derivative of reg * sum(W**2) (this course's).", hint=REG_HALF)
                 conventions.add("0.5 * reg * sum(W*W), gradient reg * W (CS231n's)")
                 continue
-            hints = {Mistake("no-1-over-N", "data loss not averaged over N",
+            hints = {Mistake("no-1-over-N", "loss not averaged over N",
                              "your data loss is N times too large: average the softmax loss "
                              "over the N examples"): N * data + reg * (sq1 + sq2)}
             if reg:
@@ -380,14 +380,21 @@ def _validated_grads(grads, case: Case) -> dict:
                               f"every parameter needs its gradient, under the same name as in "
                               f"self.params: grads[{name!r}]"))
         if materialize(grads[name]) is None:
-            fail(f"grads[{name!r}] is None.", hint="compute it in the backward pass")
+            fail(f"grads[{name!r}] is None.",
+                 hint=Mistake("missing-grad", "a gradient missing from grads",
+                              "compute it in the backward pass"))
+    axis = Mistake("b-wrong-axis", "bias gradient summed over the wrong axis",
+                   "sum over the examples (axis 0), not over the {}")
+    summed = Mistake("b-summed-all", "bias gradient summed over everything",
+                     "sum over the examples (axis 0) only")
+    transposed = Mistake("W-transposed", "weight gradient transposed",
+                         "it looks transposed: {} is {}")
     lessons = {
-        "b1": {(N,): "sum over the examples (axis 0), not over the hidden units",
-               (): "sum over the examples (axis 0) only"},
-        "b2": {(N,): "sum dscores over the examples (axis 0), not over the classes",
-               (): "sum over the examples (axis 0) only"},
-        "W1": {(H, D): "it looks transposed: W1 is (D, H)"},
-        "W2": {(C, H): "it looks transposed: W2 is (H, C)"},
+        "b1": {(N,): Mistake(axis.id, axis.title, axis.format("hidden units")), (): summed},
+        "b2": {(N,): Mistake(axis.id, axis.title, "sum dscores " + axis.format("classes")[4:]),
+               (): summed},
+        "W1": {(H, D): Mistake(transposed.id, transposed.title, transposed.format("W1", "(D, H)"))},
+        "W2": {(C, H): Mistake(transposed.id, transposed.title, transposed.format("W2", "(H, C)"))},
     }
     return {name: _gradient_shape(grads[name], f"grads[{name!r}]", case.params[name].shape,
                                   name, lessons[name]) for name in PARAMS}
@@ -469,7 +476,8 @@ def _(ctx, TwoLayerNet):
                  hint=Mistake("argmax-flat", "argmax without an axis",
                               "np.argmax without axis= takes the argmax of the flattened "
                               "scores; use np.argmax(scores, axis=1)"))
-        labels = as_array(labels, "predict(X)", shape=(N,), kind="int")
+        labels = as_array(_rows_or_fail(labels, "predict(X)", N, 1), "predict(X)", shape=(N,),
+                          kind="int")
         expected = np.argmax(case.scores, axis=1)
         expect_equal(labels, expected, "predict(X)", context=_context(case), hints={
             Mistake("argmin", "argmin instead of argmax",
@@ -663,44 +671,46 @@ def _check_steps(ctx, TwoLayerNet):
 
 
 def _check_sampling(ctx, TwoLayerNet):
-    """With learning_rate 0 the parameters stay put and loss_history shows which examples
-    each minibatch drew: the first half of X are copies of one example, the second half of
-    another, so the loss says how many of each a batch holds."""
+    """With learning_rate 0 the parameters stay put and loss_history shows what each
+    minibatch drew. Every row of X is one input x0; its label makes the loss: the first half
+    alternates the two labels of lowest loss, the second half holds the label of highest
+    loss, so a batch's loss tells whether it held second-half rows."""
     rng = ctx.rng
     D, H, C = 5, 6, 3
     n, batch_size, steps = (100, 10, 20) if not ctx.hidden else (120, 12, 24)
-    case = Case(np.zeros((batch_size, D)), np.zeros(batch_size, dtype=int), {
-        "W1": 0.5 * rng.standard_normal((D, H)), "b1": 0.1 * rng.standard_normal(H),
-        "W2": 0.5 * rng.standard_normal((H, C)), "b2": 0.1 * rng.standard_normal(C)},
+    x0 = rng.standard_normal(D) * 2
+    case = Case(np.tile(x0, (batch_size, 1)), np.zeros(batch_size, dtype=int), {
+        "W1": 0.5 * rng.standard_normal((D, H)), "b1": 0.2 + 0.1 * rng.random(H),
+        "W2": rng.standard_normal((H, C)), "b2": 0.1 * rng.standard_normal(C)},
         scores=None, data_loss=0.0, variants={}, label="")
-    xa, xb = rng.standard_normal(D) * 2, rng.standard_normal(D) * 2
-    ya, yb = 0, 1 + int(rng.integers(0, C - 1))
-    X = np.concatenate([np.tile(xa, (n // 2, 1)), np.tile(xb, (n // 2, 1))])
-    y = np.array([ya] * (n // 2) + [yb] * (n // 2))
     net = _net(TwoLayerNet, case)
-    loss_a, _ = net.loss(np.tile(xa, (batch_size, 1)), np.full(batch_size, ya), 0.0)
-    loss_b, _ = net.loss(np.tile(xb, (batch_size, 1)), np.full(batch_size, yb), 0.0)
+    net.method("train", "train(...), minibatch SGD")
+    pure = [net.loss(case.X, np.full(batch_size, c), 0.0)[0] for c in range(C)]
+    low, mid, high = (int(c) for c in np.argsort(pure))
+    if pure[high] - pure[mid] < 1e-6 * max(1.0, abs(pure[high])):
+        return  # the student's loss cannot tell the labels apart: nothing to see here
+    X = np.tile(x0, (n, 1))
+    y = np.array([(low, mid)[i % 2] for i in range(n // 2)] + [high] * (n // 2))
     history = _train(net, X, y, X[:5], y[:5], learning_rate=0.0, learning_rate_decay=1.0,
                      reg=0.0, num_iters=steps, batch_size=batch_size, verbose=False)
-    if abs(loss_b - loss_a) < 1e-6 * max(1.0, abs(loss_a)):
-        return  # the student's loss cannot tell the two examples apart: nothing to see
-    share = (history - loss_a) / (loss_b - loss_a)  # the second half's share of each batch
-    where = (f"(learning_rate=0, {steps} steps of batch_size={batch_size} from {n} examples: "
-             f"the first {n // 2} all one example, the last {n // 2} another)")
-    if np.ptp(history) <= 1e-9 * max(1.0, abs(history[0])):
+    tol = 1e-9 * max(1.0, abs(pure[high]))
+    where = (f"(learning_rate=0, {steps} steps of batch_size={batch_size} from {n} examples "
+             f"whose losses differ between the first and the second half)")
+    if np.ptp(history) <= tol:
         fail(f"every step trained on the same minibatch {where}: loss_history is "
              f"{history[0]:.6g} at every step.",
              hint=Mistake("fixed-batch", "the same minibatch every step",
                           "draw a new random minibatch each step: idx = np.random.choice("
                           "num_train, batch_size); X_batch = X[idx]"))
-    if share.mean() < 0.15 or share.mean() > 0.85:
-        part = "first" if share.mean() < 0.5 else "last"
-        fail(f"the minibatches came almost only from the {part} rows of X {where}: "
-             f"{100 * share.mean():.0f}% of the examples drawn were from the second half.",
+    first_half_only = history <= max(pure[low], pure[mid]) + tol
+    if first_half_only.all():
+        fail(f"no minibatch held a single example from the second half of X {where}.",
              hint=Mistake("batch-from-prefix", "minibatches drawn from part of X only",
                           "sample from all num_train examples: np.random.choice(num_train, "
                           "batch_size)"))
-    if np.all((np.abs(share) < 1e-6) | (np.abs(share - 1) < 1e-6)):
+    in_order = (np.abs(history - (pure[low] + pure[mid]) / 2) <= tol) | (
+        np.abs(history - pure[high]) <= tol)
+    if in_order.all():
         fail(f"every minibatch held examples from one half of X only {where}: the batches "
              "are consecutive slices of X in their stored order.",
              hint=Mistake("no-shuffle", "minibatches in stored order, not random",
@@ -720,9 +730,15 @@ def _float64_rows(value, name, shape):
     value = materialize(value)
     if type(value) is np.ndarray and value.dtype != np.float64 and value.dtype.kind in "biuf":
         fail(f"{name} has dtype {value.dtype}; expected float64.",
-             hint="convert with .astype(np.float64) before subtracting: uint8 pixels cannot "
-             "hold negative numbers (200 - 201 wraps around to 255)")
+             hint=Mistake("not-float64", "not converted to float64",
+                          "convert with .astype(np.float64) before subtracting: uint8 pixels "
+                          "cannot hold negative numbers (200 - 201 wraps around to 255)"))
     return as_array(value, name, shape=shape)
+
+
+OTHER_MEAN = Mistake("other-mean", "centred with the test or validation mean",
+                     "subtract the mean of the TRAINING rows from every set, not the mean of "
+                     "the test or validation rows")
 
 
 @register("flatten_and_center", "flatten images into float64 rows, subtract the training mean")
@@ -758,11 +774,20 @@ def _(ctx, flatten_and_center):
                      context=f"{where}: subtract the same mean image from every row")
         expect_close(outs[0].mean(axis=0), np.zeros(D), "mean of the returned X_train rows",
                      context=f"{where} (centred data has mean 0 in every column)", atol=1e-9,
-                     hints={"nothing was subtracted": flat[0].mean(axis=0)})
+                     hints={
+                         Mistake("not-centred", "nothing subtracted", "nothing was subtracted"):
+                             flat[0].mean(axis=0),
+                         OTHER_MEAN: flat[0].mean(axis=0) - flat[2].mean(axis=0),
+                         Mistake("other-mean", OTHER_MEAN.title, "subtract the mean of the "
+                                 "TRAINING rows from every set, not the mean of the validation "
+                                 "rows"): flat[0].mean(axis=0) - flat[1].mean(axis=0)})
         mean = shifts[0]
         for k in (1, 2):
             expect_close(outs[k], flat[k] - mean, f"the returned {names[k]}",
                          context=f"{where}: it should be shifted by the TRAINING mean", hints={
-                             f"{names[k]} was centred with its own mean: subtract the mean of "
-                             "the training rows instead": flat[k] - flat[k].mean(axis=0),
-                             f"{names[k]} was not centred": flat[k]})
+                             Mistake("own-mean", "each set centred with its own mean",
+                                     f"{names[k]} was centred with its own mean: subtract the "
+                                     "mean of the training rows instead"):
+                                 flat[k] - flat[k].mean(axis=0),
+                             Mistake("not-centred", "nothing subtracted",
+                                     f"{names[k]} was not centred"): flat[k]})

@@ -123,3 +123,83 @@ def test_header_is_plain_json():
     buffers = []
     tree = channel._encode({"x": np.zeros(2)}, buffers, lambda v: {"handle": 0})
     assert json.loads(json.dumps(tree)) == tree and len(buffers) == 1
+
+
+def test_steps_are_counted_where_the_code_runs():
+    c = _client("""
+def looped(x):
+    total = 0.0
+    for v in x:
+        total += v
+    return total
+""")
+    counts = c.ref("looped")._course_count_steps((np.arange(10.0),), {})
+    assert counts == {"looped": 2 + 2 * 10 + 1}  # total=, (for, +=) x 10, the last for, return
+    with pytest.raises(StudentCodeError, match="looped raised TypeError"):
+        c.ref("looped")._course_count_steps((1,), {})
+
+
+def test_a_hostile_step_count_is_refused():
+    for counts in ({"f": -1}, {"f": 1.5}, [3], {"f": True}):
+        data = channel.pack({"ok": channel._encode(counts, [], None)}, [])
+        client = Client(type("T", (), {"request": lambda self, d, data=data: data})())
+        with pytest.raises(ChannelError, match="count_steps reply"):
+            client.ref("f")._course_count_steps((), {})
+
+
+def test_the_global_random_state_is_seeded_and_restored_on_request():
+    c = _client("import random")
+    server = c.transport.server
+    np.random.seed(1)
+    before = np.random.get_state()[1].copy()
+    c.ref("np")._course_seed_random(42)
+    drawn = np.random.random()
+    np.random.seed(42)
+    assert drawn == np.random.random()
+    c.ref("np")._course_seed_random(None)
+    assert (np.random.get_state()[1] == before).all() and server._random_states == []
+    c.ref("np")._course_seed_random(None)  # nothing saved: nothing to restore, no error
+    bad = channel.pack({"op": "seed", "seed": "7"}, [])
+    assert "channel_error" in channel.unpack(server.handle(bad))[0]
+
+
+def test_counting_and_seeding_in_a_real_sandbox_worker(tmp_path):
+    """Through the real worker: counting runs where the code runs, under the worker's CPU
+    timers (which use signals, not a tracer), and seeding reaches the worker's np.random."""
+    from autograder import config
+    from autograder.grade import Options
+    from autograder.session import Sandbox
+    from autograder.zygote import Zygote
+    from course_lib.checks import CheckFailed, count_steps, expect_vectorized
+
+    zygote = Zygote(tmp_path / "zygote", [], str(config.NOTEBOOKS_DIR)).start()
+    worker = Sandbox(zygote, Options(timeout_notebook=60).limits())
+    try:
+        worker.start()
+        cell = worker.run_cell(
+            "import numpy as np\n"
+            "def looped(X):\n    return np.array([x.sum() for x in X])\n"
+            "def whole(X):\n    return X.sum(axis=1)\n"
+            "def draw():\n    return np.random.random(3)\n", 10, 60)
+        assert cell["status"] == "ok", cell
+        worker.begin_item(30, 120)
+        client = Client(worker)
+
+        def make(n):
+            return (np.ones((n, 3)),)
+
+        expect_vectorized(client.ref("whole"), make, "whole")
+        with pytest.raises(CheckFailed, match="looped ran 12 Python lines for N = 10 and 102"):
+            expect_vectorized(client.ref("looped"), make, "looped")
+        assert count_steps(client.ref("whole"), np.ones((5, 3))) == 1
+        ref = client.ref("draw")
+        ref._course_seed_random(7)
+        first = materialize(ref())
+        ref._course_seed_random(None)
+        ref._course_seed_random(7)
+        assert (materialize(ref()) == first).all()
+        ref._course_seed_random(None)
+        assert worker.run_cell("1", 10, 60)["status"] == "ok"  # the worker is still fine
+    finally:
+        worker.close()
+        zygote.close()

@@ -8,23 +8,40 @@ check calls the student's function directly (the student's kernel) and through t
 autograder's channel (the function lives in another namespace; only plain data crosses).
 """
 
+import random
 import re
+import sys
 import textwrap
 
 import numpy as np
 import pytest
 
+from autograder import channel
 from autograder.channel import Client, Loopback, ObjectServer
 from course_lib.checks import (
     CHECKS,
+    MISTAKES,
+    ChangedInput,
+    CheckFailed,
+    Mistake,
+    NotImplementedYet,
+    StudentCodeError,
     as_array,
     as_float,
     as_tuple,
     call,
     check_gradient,
+    count_steps,
+    diagnose,
     expect_close,
+    expect_responds,
+    expect_vectorized,
+    fail,
+    fmt,
+    get_attr,
     loss_of,
     register,
+    step_counts,
 )
 
 ITEM = "_test.demo_loss"
@@ -42,17 +59,23 @@ def _demo_check(ctx, demo_loss):
     # In a real check this value is stored; here the test may compute it.
     data_loss, reg_loss = np.sum((X @ W) ** 2) / N, reg * np.sum(W * W)
     expect_close(loss, data_loss + reg_loss, "loss", hints={
-        "your loss is N times too large: did you average over the N examples?":
+        Mistake("demo-loss-not-averaged", "demo loss not averaged",
+                "your loss is N times too large: did you average over the N examples?"):
             N * data_loss + reg_loss,
-        "the regularization term is missing from the loss": data_loss,
+        Mistake("demo-no-reg", "demo loss without regularization",
+                "the regularization term is missing from the loss"): data_loss,
     })
     check_gradient(demo_loss, (W, X, reg), 0, dW, "dW", output=loss_of, rng=ctx.rng,
                    num_checks=None, hints={
-        "adding 2 * reg * W would make it right: did you forget the regularization gradient?":
+        Mistake("demo-no-reg-gradient", "demo gradient without regularization",
+                "adding 2 * reg * W would make it right: did you forget the regularization "
+                "gradient?"):
             lambda num, take: num - 2 * reg * take(W),
-        "your dW has the regularization gradient twice":
+        Mistake("demo-reg-gradient-twice", "demo regularization gradient twice",
+                "your dW has the regularization gradient twice"):
             lambda num, take: num + 2 * reg * take(W),
-        "your data gradient is N times too large: did you divide by N?":
+        Mistake("demo-grad-not-averaged", "demo gradient not averaged",
+                "your data gradient is N times too large: did you divide by N?"):
             lambda num, take: N * (num - 2 * reg * take(W)) + 2 * reg * take(W),
     })
 
@@ -191,6 +214,16 @@ EXPECTED = {  # implementation -> (status, pattern the lesson must contain)
     "wrong_shape": ("failed", r"dW has shape \(3,\), expected \(3, 3\)"),
 }
 
+MISTAKE_IDS = {  # implementation -> the mistake id its failure carries
+    "loss_not_averaged": "demo-loss-not-averaged", "no_reg_gradient": "demo-no-reg-gradient",
+    "doubled_reg_gradient": "demo-reg-gradient-twice",
+    "grad_not_averaged": "demo-grad-not-averaged", "sign_error": "sign-flip",
+    "transposed": "transposed", "not_implemented": "not-attempted", "crashes": "raised-error",
+    "mutates_input": "changed-input", "always_equal_object": "wrong-type",
+    "ndarray_subclass": "not-ndarray", "float32_gradient": "low-precision",
+    "nan_loss": "non-finite", "three_values": "wrong-count", "wrong_shape": "reduced-axis",
+}
+
 
 def _student_namespace(name: str) -> dict:
     namespace = {"__name__": "__main__"}
@@ -213,6 +246,14 @@ def test_each_mistake_gets_its_lesson(impl, mode, hidden):
     outcome = CHECKS[ITEM].evaluate(_student_object(impl, mode), hidden=hidden)
     assert outcome.status == status, outcome.message
     assert re.search(pattern, outcome.message, re.S), outcome.message
+
+
+@pytest.mark.parametrize("mode", ["direct", "channel"])
+def test_each_failure_carries_its_mistake_id_and_title(mode):
+    for impl, mistake in MISTAKE_IDS.items():
+        outcome = CHECKS[ITEM].evaluate(_student_object(impl, mode))
+        assert outcome.mistake == f"{ITEM}/{mistake}", (impl, outcome.message)
+        assert outcome.mistake_title == MISTAKES[mistake] and outcome.mistake_title
 
 
 def test_a_pass_prints_one_green_line(capsys):
@@ -268,3 +309,327 @@ def test_readable_not_implemented_messages_in_ipython(capsys):
         InteractiveShell.clear_instance()
     assert "KNN.predict is not implemented yet" in first and "Traceback" not in first
     assert "name 'labels' is not defined: an earlier cell stopped because KNN.predict" in second
+
+
+# --------------------------------------------------------------------------- vectorized
+
+LOOPS = """
+import numpy as np
+
+def scores_naive(W, X):
+    out = np.zeros((X.shape[0], W.shape[1]))
+    for i in range(X.shape[0]):
+        out[i] = X[i] @ W
+    return out
+
+def scores_vectorized(W, X):
+    return X @ W
+
+def scores_comprehension(W, X):
+    return np.array([x @ W for x in X])
+
+def scores_per_class(W, X):
+    out = np.zeros((X.shape[0], W.shape[1]))
+    for c in range(W.shape[1]):
+        out[:, c] = X @ W[:, c]
+    return out
+
+def scores_np_vectorize(W, X):
+    row = np.vectorize(lambda i: float(X[i] @ W[:, 0]))
+    return row(np.arange(X.shape[0]))
+
+def scores_calls_naive(W, X):
+    return scores_naive(W, X)
+
+class Model:
+    def __init__(self, W):
+        self.W = W
+    def scores(self, X):
+        return scores_vectorized(self.W, X)
+"""
+_W = np.random.default_rng(0).standard_normal((4, 3))
+
+
+def _make_args(N):
+    return (_W, np.random.default_rng(N).standard_normal((N, 4)))
+
+
+def _loops(mode):
+    namespace = {"__name__": "__main__"}
+    exec(compile(LOOPS, "<cell>", "exec"), namespace)
+    if mode == "direct":
+        return namespace.__getitem__
+    return Client(Loopback(ObjectServer(namespace))).ref
+
+
+@pytest.mark.parametrize("mode", ["direct", "channel"])
+def test_count_steps_counts_python_lines_of_the_students_code_only(mode):
+    get = _loops(mode)
+    assert count_steps(get("scores_vectorized"), *_make_args(500)) == 1  # numpy is not counted
+    small, large = (count_steps(get("scores_naive"), *_make_args(n)) for n in (10, 100))
+    assert large - small == 2 * 90  # the for line and its body, once per example
+    counts = step_counts(get("scores_calls_naive"), *_make_args(10))
+    assert counts["scores_naive"] > 20 and counts["scores_calls_naive"] == 1
+    model = get("Model")(_W)  # a bound method (a handle's attribute through the channel)
+    assert count_steps(model.scores, _make_args(50)[1]) == 2
+
+
+@pytest.mark.parametrize("mode", ["direct", "channel"])
+def test_expect_vectorized_fails_a_python_loop_over_the_data_only(mode):
+    get = _loops(mode)
+    for name in ("scores_vectorized", "scores_per_class"):  # a loop over classes is fine
+        expect_vectorized(get(name), _make_args, name)
+    for name in ("scores_naive", "scores_comprehension", "scores_np_vectorize"):
+        with pytest.raises(CheckFailed) as caught:
+            expect_vectorized(get(name), _make_args, name)
+        assert caught.value.mistake == "python-loop"
+        assert re.match(rf"{name} ran \d+ Python lines for N = 10 and \d+ for N = 100: a Python "
+                        "loop over the examples. Vectorized means whole-array numpy",
+                        caught.value.message), caught.value.message
+    with pytest.raises(CheckFailed) as caught:
+        expect_vectorized(get("scores_calls_naive"), _make_args, "scores_calls_naive")
+    assert caught.value.mistake == "calls-loop-version"
+    assert "ran in scores_naive, which scores_calls_naive calls" in caught.value.message
+    assert "must not call scores_naive" in caught.value.hint
+
+
+def test_count_steps_reports_the_students_errors_as_lessons():
+    namespace = {}
+    exec("def todo(x):\n    raise NotImplementedError()\ndef bad(x):\n    return x[10]", namespace)
+    with pytest.raises(NotImplementedYet):
+        count_steps(namespace["todo"], 1)
+    with pytest.raises(StudentCodeError, match="bad raised IndexError"):
+        count_steps(namespace["bad"], np.zeros(2))
+    def tracer(frame, event, arg):
+        return None
+
+    previous = sys.gettrace()
+    sys.settrace(tracer)  # a debugger's or coverage's tracer is suspended, then restored
+    try:
+        assert count_steps(namespace["bad"], np.zeros(20)) == 1
+        with pytest.raises(StudentCodeError):
+            count_steps(namespace["bad"], np.zeros(2))
+        assert sys.gettrace() is tracer
+    finally:
+        sys.settrace(previous)
+
+
+# --------------------------------------------------------------------------- reproducible
+
+DRAWS = """
+import random
+import numpy as np
+
+class Sampler:
+    def __init__(self):
+        self.seen = []
+    def train(self, n):
+        batch = np.random.choice(100, n)
+        self.seen.append(batch.tolist() + [random.randint(0, 10**9)])
+        return np.array(self.seen[-1], dtype=float)
+"""
+
+
+@pytest.fixture
+def draw_check():
+    name = "_test.draws"
+
+    def body(ctx, sampler):
+        got = as_array(call(get_attr(sampler, "train"), 5), "draws")
+        fail(f"drew {got.tolist()}")
+
+    register(name)(body)
+    yield CHECKS[name]
+    del CHECKS[name]
+
+
+@pytest.mark.parametrize("mode", ["direct", "channel"])
+def test_global_random_is_seeded_for_every_check_run_and_restored(mode, draw_check):
+    """CS231n's train samples batches from the global np.random: the same code gets the
+    same message every run (and a hidden run's message follows its seed)."""
+    namespace = {"__name__": "__main__"}
+    exec(DRAWS, namespace)
+    if mode == "direct":
+        make = namespace["Sampler"]
+        probe = lambda: (np.random.random(), random.random())  # noqa: E731
+    else:
+        client = Client(Loopback(ObjectServer(namespace)))
+        make = client.ref("Sampler")
+        probe = lambda: (np.random.random(), random.random())  # noqa: E731
+    np.random.seed(123)
+    random.seed(123)
+    expected_next = probe()
+    np.random.seed(123)
+    random.seed(123)
+    messages = [draw_check.evaluate(make()).message for _ in range(2)]
+    assert messages[0] == messages[1] and "drew [" in messages[0]
+    assert probe() == expected_next  # the caller's random state is as it was
+    hidden = [draw_check.evaluate(make(), hidden=True, seed=s).message for s in (5, 5, 6)]
+    assert hidden[0] == hidden[1] != hidden[2]
+
+
+def test_the_sandbox_side_is_seeded_through_the_channel(draw_check):
+    """The objects live in another namespace with its own view of the random state: the
+    seed request is what makes the remote draws reproducible (not the local seeding)."""
+    namespace = {"__name__": "__main__"}
+    exec(DRAWS, namespace)
+    server = ObjectServer(namespace)
+    requests = []
+
+    class Recording(Loopback):
+        def request(self, data):
+            requests.append(channel.unpack(data)[0].get("op"))
+            return super().request(data)
+
+    client = Client(Recording(server))
+    draw_check.evaluate(client.ref("Sampler")())
+    assert requests[:2] == ["call", "seed"] and requests[-1] == "seed"
+    assert server._random_states == []
+
+
+# --------------------------------------------------------------------------- messages
+
+def test_fmt_aligns_the_columns_of_a_2d_array_and_prints_no_negative_zero():
+    got = np.array([[1.5, -0.0, 2e-9], [-1e-12, 10.25, -3.0]])
+    with pytest.raises(CheckFailed) as caught:
+        expect_close(got, got + 1, "out")
+    lines = caught.value.message.splitlines()
+    first = next(i for i, ln in enumerate(lines) if ln.startswith("  got:      [["))
+    for row1, row2 in ((lines[first], lines[first + 1]), (lines[first + 2], lines[first + 3])):
+        assert row2.index("[") == row1.index("[[") + 1, lines  # rows start in one column
+        assert [m.start() for m in re.finditer(",", row1)][:2] == \
+            [m.start() for m in re.finditer(",", row2)][:2], lines  # and so do the columns
+    assert "-0." not in caught.value.message and "-0," not in caught.value.message
+    assert fmt(-0.0) == "0" and fmt(np.float64(-0.0)) == "0"
+    assert fmt(np.array([-0.0, 1.0])) == "[0., 1.]"
+
+
+def test_long_lines_of_a_rendered_lesson_wrap_at_word_boundaries():
+    words = ["unbreakable_identifier_" + str(i) for i in range(12)]
+    exc = CheckFailed(" ".join(words) + "\n    " + "x" * 150)
+    lines = [re.sub(r"\x1b\[[0-9;]*m", "", ln) for ln in exc._render_traceback_()[1:]]
+    assert all(len(ln) <= 100 for ln in lines[:-1]) and len(lines) > 2
+    assert set(" ".join(lines[:-1]).split()) == set(words)  # no word cut
+    assert lines[-1] == "    " + "x" * 150  # indented lines (code, arrays) kept as they are
+
+
+@pytest.mark.parametrize("got_shape, expected, mistake, words", [
+    ((12,), (3, 4), "flattened", r"right number of entries .*flattened\? reshape to \(3, 4\)"),
+    ((3,), (3, 4), "reduced-axis", r"axis 1 is missing: did you sum or take max"),
+    ((4,), (3, 4), "reduced-axis", r"axis 0 is missing"),
+    ((3,), (3, 1), "reduced-axis", r"keepdims=True"),
+    ((4, 3), (3, 4), "transposed", r"transposed"),
+    ((3, 1), (3,), "extra-axis", r"extra axis of length 1"),
+    ((2, 6), (3, 4), "flattened", r"reshape to \(3, 4\)"),
+    ((5,), (3, 4), "wrong-shape", None),
+])
+def test_shape_messages_tell_flattening_from_reduction_and_transposition(
+        got_shape, expected, mistake, words):
+    for fail_with in (lambda: as_array(np.zeros(got_shape), "out", shape=expected),
+                      lambda: expect_close(np.zeros(got_shape), np.ones(expected), "out")):
+        with pytest.raises(CheckFailed) as caught:
+            fail_with()
+        assert caught.value.mistake == mistake
+        if words:
+            assert re.search(words, caught.value.hint), caught.value.hint
+        else:
+            assert caught.value.hint is None
+
+
+def test_array_likes_that_are_not_plain_arrays_get_the_np_asarray_fix():
+    matrix = np.asmatrix(np.eye(2))
+    with pytest.raises(CheckFailed) as caught:
+        as_array(matrix, "dists", shape=(2, 2))
+    assert "it is a numpy.matrix" in caught.value.message and "np.asarray(" in caught.value.hint
+    assert caught.value.mistake == "not-ndarray"
+    client = Client(Loopback(ObjectServer({"m": matrix})))
+    with pytest.raises(CheckFailed) as caught:
+        as_array(client.ref("m"), "dists")
+    assert caught.value.mistake == "not-ndarray" and "np.asarray(" in caught.value.hint
+    with pytest.raises(CheckFailed) as caught:
+        as_array([[1.0, 2.0]], "dists")
+    assert caught.value.mistake == "not-ndarray" and "np.array(" in caught.value.hint
+
+
+@pytest.mark.parametrize("factor, n, mistake", [
+    (12.0, 12, "times-N"), (1 / 12, 12, "over-N"), (2.0, None, "times-2"),
+    (0.5, None, "half"), (-1.0, None, "sign-flip"), (0.61, None, None), (3.0, None, None),
+    (12.0, None, None),
+])
+def test_constant_factor_hints_only_for_meaningful_factors(factor, n, mistake):
+    expected = np.array([[1.0, -2.0], [0.5, 3.0]])
+    with pytest.raises(CheckFailed) as caught:
+        expect_close(factor * expected, expected, "dW", n=n)
+    assert (caught.value.hint.id if caught.value.hint else None) == mistake
+    if mistake == "times-N":
+        assert caught.value.hint.startswith("your value is N = 12 times too large")
+
+
+def test_on_two_numbers_only_factors_nobody_gets_by_chance_are_named():
+    for got, n, named in ((2.0, None, None), (0.5, None, None), (0.61, None, None),
+                          (24.0, 12, "times-N"), (-2.0, None, "sign-flip")):
+        hint = diagnose(got, 2.0 if named != "times-N" else 2.0, n=n)
+        assert (hint.id if hint else None) == named, (got, hint)
+
+
+def test_an_output_that_does_not_move_with_its_input_is_named():
+    namespace = {}
+    exec("import numpy as np\nCACHE = {}\n"
+         "def cached(x):\n    return CACHE.setdefault('v', x * 2)\n"
+         "def honest(x):\n    return x * 2\n", namespace)
+    a, b = np.arange(3.0), np.arange(3.0) + 1
+    expect_responds(namespace["honest"], (a,), (b,), "out", what="x")
+    with pytest.raises(CheckFailed) as caught:
+        expect_responds(namespace["cached"], (a,), (b,), "out", what="x")
+    assert caught.value.mistake == "no-response"
+    assert "does not move when x moves" in caught.value.message
+    assert "cached or hard-coded" in caught.value.hint
+
+
+def test_a_gradient_of_a_forward_that_ignores_its_input_says_so():
+    namespace = {}
+    exec("import numpy as np\nFROZEN = 1.5\n"
+         "def f(x):\n    return FROZEN\n", namespace)
+    x = np.arange(4.0)
+    with pytest.raises(CheckFailed) as caught:
+        check_gradient(namespace["f"], (x,), 0, np.ones(4), "dx", output=loss_of,
+                       rng=np.random.default_rng(0), num_checks=None)
+    assert caught.value.mistake == "no-response" and "cached or hard-coded" in caught.value.hint
+    with pytest.raises(CheckFailed) as caught:
+        exec("def g(x):\n    return float(np.sum(x ** 3))\n", namespace)
+        check_gradient(namespace["g"], (x,), 0, 2 * x + 1, "dx", output=loss_of,
+                       rng=np.random.default_rng(0), num_checks=None)
+    assert caught.value.mistake == "wrong-gradient"
+
+
+def test_changing_an_input_in_place_has_its_own_headline_and_reason():
+    namespace = {}
+    exec("def backward(dout, cache):\n    dout *= 2\n    return dout\n", namespace)
+    with pytest.raises(ChangedInput) as caught:
+        call(namespace["backward"], np.ones(3), None)
+    text = str(caught.value)
+    assert text.startswith("changed its input") and "raised" not in text.split("\n")[0]
+    assert "changed its input dout in place" in text and "dout.copy()" in text
+    assert "reuses `dout` at every branch" in text and caught.value.mistake == "changed-input"
+
+
+def test_a_typo_is_the_students_own_name_error_not_an_unfinished_exercise(capsys):
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from course_lib.notebook import setup_notebook
+
+    shell = InteractiveShell.instance()
+    try:
+        setup_notebook()
+        shell.run_cell("def predict(x):\n    raise NotImplementedError()")
+        shell.run_cell("x = 1\nlabels = predict(x)\naccuracy = 0.5")
+        first = capsys.readouterr().out
+        shell.run_cell("print(accuracy)")
+        blamed = capsys.readouterr().out
+        shell.run_cell("print(lables)")
+        typo = capsys.readouterr().out
+    finally:
+        InteractiveShell.clear_instance()
+    assert "In the cell that defines predict, replace" in first and "above" not in first
+    assert "name 'accuracy' is not defined: an earlier cell stopped because predict" in blamed
+    assert "NameError" in typo and "lables" in typo and "earlier cell" not in typo

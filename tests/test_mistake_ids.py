@@ -152,13 +152,13 @@ class Scan:
             return self, self.module.functions[name]
         source = self._source(name)
         if source in MODULES and name in MODULES[source].functions:
-            return Scan(MODULES[source]), MODULES[source].functions[name]
+            return _scan(source), MODULES[source].functions[name]
         return None
 
     def _imported_constant(self, name: str):
         source = self._source(name)
         if source in MODULES and name in MODULES[source].bindings:
-            return Scan(MODULES[source]), MODULES[source].bindings[name]
+            return _scan(source), MODULES[source].bindings[name]
         return None
 
     def _memoized(self, key, decide) -> bool:
@@ -291,8 +291,18 @@ class Scan:
         return sorted(set(self.offenders), key=lambda line: int(line.split(":")[1]))
 
 
+_SCANS: dict[str, Scan] = {}
+
+
+def _scan(name: str) -> Scan:
+    """One scan per module, so that what was decided about its functions is reused."""
+    if name not in _SCANS:
+        _SCANS[name] = Scan(MODULES[name])
+    return _SCANS[name]
+
+
 def test_every_hint_in_the_checks_is_a_named_mistake():
-    offenders = [line for module in MODULES.values() for line in Scan(module).run()]
+    offenders = [line for name in MODULES for line in Scan(MODULES[name]).run()]
     assert not offenders, (
         f"{len(offenders)} hints without a mistake id and title (make each a Mistake):\n"
         + "\n".join(offenders))
@@ -302,7 +312,7 @@ def _literal_calls():
     """Calls of Mistake or of a module's Mistake-returning helper whose arguments are all
     literals (f-strings filled with a placeholder): module, line, function, arguments."""
     for name, module in MODULES.items():
-        scan = Scan(module)
+        scan = _scan(name)
         for node in ast.walk(module.tree):
             if not isinstance(node, ast.Call) or node.keywords:
                 continue

@@ -27,8 +27,7 @@ def fmt(x, prefix: str = "") -> str:
     round to zero print as 0 (never "-0.").
     """
     if isinstance(x, float | int | np.floating | np.integer):
-        v = float(x)
-        return f"{v + 0.0 if abs(v) >= 5e-324 else 0.0:.6g}"  # no "-0"
+        return f"{float(x) + 0.0:.6g}"  # + 0.0 turns -0.0 into 0.0
     x = np.asarray(x)
     if x.size <= 36 and x.ndim <= 2:
         if x.dtype.kind == "f":

@@ -328,6 +328,18 @@ def _hidden_inputs(ctx, pairs):
     return out
 
 
+def _mul_forward_hints(x, y):
+    return {_m("wrong-forward", "forward should return x * y"): x + y}
+
+
+def _add_forward_hints(x, y):
+    return {_m("wrong-forward", "forward should return x + y, not x * y"): x * y}
+
+
+def _max_forward_hints(x, y):
+    return {_m("wrong-forward", "forward should return the larger input, max(x, y)"): min(x, y)}
+
+
 def _mul_hints(x, y, dz):
     return {
         _m("no-swap", "the multiply gate swaps its inputs: dx = y * dz and dy = x * dz (you "
@@ -344,12 +356,10 @@ def _mul_hints(x, y, dz):
 @register("MultiplyGate", "the multiply gate: forward x * y; backward switches its inputs")
 def _(ctx, MultiplyGate):
     label = "MultiplyGate"
-    forward_hints = lambda x, y: {_m("wrong-forward", "forward should return x * y"):  # noqa: E731
-                                  x + y}
     # The * gate of the (x + y) z example: q = 3, z = -4.
     for dz, exact in ((1.0, [-4.0, 3.0]), (2.0, [-8.0, 6.0])):
         _gate_case(MultiplyGate, label, (3.0, -4.0), dz, forward_expected=-12.0,
-                   forward_hints=forward_hints(3.0, -4.0), exact=exact,
+                   forward_hints=_mul_forward_hints(3.0, -4.0), exact=exact,
                    hints=_mul_hints(3.0, -4.0, dz))
     _reused(MultiplyGate, label, (3.0, -4.0), (2.0, 5.0), 1.0, 1.5)
     # Exact zeros: the local gradients are the other input, defined at 0 too.
@@ -361,7 +371,7 @@ def _(ctx, MultiplyGate):
         pairs = _hidden_inputs(ctx, pairs) + [(1e3, -2e3), (-7.5e2, 4.0), (0, 7)]
     for (x, y), dz in zip(pairs, _upstreams(ctx, len(pairs))):
         _gate_case(MultiplyGate, label, (x, y), dz, forward_expected=float(x) * float(y),
-                   forward_hints=forward_hints(float(x), float(y)),
+                   forward_hints=_mul_forward_hints(float(x), float(y)),
                    hints=_mul_hints(float(x), float(y), dz))
     _shared_state(MultiplyGate, label, (2.0, 5.0), (-1.0, 3.0), 1.5, [7.5, 3.0], [4.5, -1.5])
 
@@ -382,11 +392,10 @@ def _add_hints(dz):
 @register("AddGate", "the add gate: forward x + y; backward distributes dz to both inputs")
 def _(ctx, AddGate):
     label = "AddGate"
-    fh = lambda x, y: {_m("wrong-forward", "forward should return x + y, not x * y"):  # noqa: E731
-                       x * y}
     # The + gate of the (x + y) z example: x = -2, y = 5, upstream ∂f/∂q = -4.
     _gate_case(AddGate, label, (-2.0, 5.0), -4.0, forward_expected=3.0,
-               forward_hints=fh(-2.0, 5.0), exact=[-4.0, -4.0], hints=_add_hints(-4.0))
+               forward_hints=_add_forward_hints(-2.0, 5.0), exact=[-4.0, -4.0],
+               hints=_add_hints(-4.0))
     _reused(AddGate, label, (-2.0, 5.0), (1.5, 2.0), -4.0, 2.5)
     _gate_case(AddGate, label, (0.0, 0.0), 1.5, forward_expected=0.0, exact=[1.5, 1.5],
                hints=_add_hints(1.5))
@@ -398,7 +407,7 @@ def _(ctx, AddGate):
         hints[_m("wrong-gate-rule", "that is the multiply gate's rule; the add gate's local "
                  "gradients are 1")] = [float(y) * dz, float(x) * dz]
         _gate_case(AddGate, label, (x, y), dz, forward_expected=float(x) + float(y),
-                   forward_hints=fh(float(x), float(y)), hints=hints)
+                   forward_hints=_add_forward_hints(float(x), float(y)), hints=hints)
     # (The add gate keeps nothing from forward, so there is no shared state to test.)
 
 
@@ -434,8 +443,6 @@ def _max_hints(x, y, dz):
 @register("MaxGate", "the max gate: forward max(x, y); backward routes dz to the larger input")
 def _(ctx, MaxGate):
     label = "MaxGate"
-    fh = lambda x, y: {_m("wrong-forward", "forward should return the larger input, "  # noqa: E731
-                          "max(x, y)"): min(x, y)}
     cases = [((3.0, -1.0), 2.0), ((-4.0, 5.0), -1.5), ((-2.0, -3.0), 1.0), ((0.0, -2.0), 1.5),
              ((-1.0, 0.0), 2.0)]
     ties = [((2.0, 2.0), 3.0), ((-1.5, -1.5), -2.0), ((0.0, 0.0), 1.5)]
@@ -451,10 +458,12 @@ def _(ctx, MaxGate):
         x_, y_ = float(x), float(y)
         right = [dz, 0.0] if x_ > y_ else [0.0, dz]
         _gate_case(MaxGate, label, (x, y), dz, forward_expected=max(x_, y_),
-                   forward_hints=fh(x_, y_), exact=right, hints=_max_hints(x_, y_, dz))
+                   forward_hints=_max_forward_hints(x_, y_), exact=right,
+                   hints=_max_hints(x_, y_, dz))
         # The same answer as the numerical gradient of the student's own forward.
         _gate_case(MaxGate, label, (x, y), dz, forward_expected=max(x_, y_),
-                   forward_hints=fh(x_, y_), hints=_max_hints(x_, y_, dz))
+                   forward_hints=_max_forward_hints(x_, y_),
+                   hints=_max_hints(x_, y_, dz))
     for (x, y), dz in ties:
         _gate_case(MaxGate, label, (x, y), dz, forward_expected=float(x),
                    exact=[dz, 0.0], hints=_max_hints(float(x), float(y), dz))

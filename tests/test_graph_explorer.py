@@ -314,3 +314,28 @@ def test_layout_untangles_a_branch_and_keeps_everything_inside_the_picture():
     assert ys["y"] < ys["x"] < ys["z"]  # x sits between the two gates it feeds
     for el in root.iter(f"{SVG_NS}text"):
         assert 0 <= float(el.get("x")) <= width and 0 <= float(el.get("y")) <= height
+
+
+def test_a_number_in_a_function_call_gets_no_second_pair_of_parentheses():
+    ex = graph_explorer(*NEURON)
+    texts = []
+    for step in range(len(ex.walk.steps) + 1):
+        ex.go(step)
+        texts.append(ex.explanation.value)
+    assert any("exp(-1), the output itself" in t for t in texts), texts
+    assert not any("((" in t for t in texts)
+
+
+def test_numbers_are_drawn_large_and_shrink_only_so_far():
+    """Legible at 1280x720: numbers at 15 px and the picture scaled down to at most 85 %
+    (then it scrolls), so no number is drawn below 12.75 px."""
+    for program, inputs in (FXYZ, NEURON, NEURON_GROUPED, BRANCH):
+        svg = graph_explorer(program, inputs, step="end").svg
+        root = ET.fromstring(svg)
+        sizes = [float(t.get("font-size")) for t in root.iter(f"{SVG_NS}text")
+                 if t.get("class", "").split()[:1] in (["value"], ["grad"])]
+        assert sizes and min(sizes) >= 15, program
+        width = float(root.get("width"))
+        min_width = float(re.search(r"min-width:([\d.]+)px", root.get("style")).group(1))
+        assert min(sizes) * min_width / width >= 12.5, program
+

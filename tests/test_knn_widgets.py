@@ -33,7 +33,7 @@ def _text(html):
 def test_explorer_output_changes_when_a_control_changes(tiny):
     box = knn_widgets.knn_explorer(*tiny, CLASSES)
     first = box.view.value
-    assert "data:image/png;base64," in first and "The 1 nearest training image vote" in first
+    assert "data:image/png;base64," in first and "The 1 nearest training image votes" in first
     box.k.value = 5
     after_k = box.view.value
     assert after_k != first and "The 5 nearest training images vote" in after_k
@@ -45,7 +45,7 @@ def test_explorer_output_changes_when_a_control_changes(tiny):
 
 def test_explorer_shows_the_vote_and_breaks_ties_toward_the_smaller_label(tiny):
     box = knn_widgets.knn_explorer(*tiny, CLASSES, start=2)
-    assert _text(box.view.value).startswith("The 1 nearest training image vote cat")
+    assert _text(box.view.value).startswith("The 1 nearest training image votes cat")
     box.k.value = 2
     text = _text(box.view.value)
     assert "vote car" in text and "a tie between car, cat: the smaller label wins" in text

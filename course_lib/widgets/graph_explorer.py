@@ -19,6 +19,7 @@ differences of each gate's forward function (see that module for why).
 from __future__ import annotations
 
 import html
+import re
 
 import ipywidgets as widgets
 
@@ -26,7 +27,8 @@ from ..graph import Graph, Walk, walk
 
 GREEN, RED, ORANGE, INK, GREY = "#1a9641", "#d7191c", "#e66101", "#222222", "#999999"
 HIGHLIGHT_FILL = "#fee090"
-COL_W, ROW_H, RADIUS = 140, 74, 23
+COL_W, ROW_H, RADIUS = 130, 74, 23
+MIN_SCALE = 0.85  # 15 px numbers are never drawn smaller than 12.75 px
 LEFT, TOP, OUT_LEN, STEM = 60, 34, 80, 44
 FONT = "font-family=\"DejaVu Sans, Helvetica, Arial, sans-serif\""
 
@@ -126,7 +128,7 @@ class _Figure:
         width = LEFT + 40 + cols * COL_W + RADIUS + OUT_LEN + 40
         return int(width), int(TOP + 24 + rows * ROW_H + 60)
 
-    def text(self, x, y, s, *, color=INK, size=14, bold=False, anchor="middle", cls="",
+    def text(self, x, y, s, *, color=INK, size=15, bold=False, anchor="middle", cls="",
              data=None, italic=False):
         attrs = f' class="{cls}"' if cls else ""
         for k, v in (data or {}).items():
@@ -178,8 +180,9 @@ class _Figure:
         w, h = self.size()
         return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" '
                 f'viewBox="0 0 {w} {h}" class="graph-explorer" '
-                # A graph wider than the notebook shrinks to fit rather than being cut off.
-                f'style="max-width:100%;height:auto">'
+                # A graph wider than the notebook shrinks to fit, but never below
+                # MIN_SCALE (its numbers stay legible): beyond that, it scrolls sideways.
+                f'style="max-width:100%;min-width:{MIN_SCALE * w:.0f}px;height:auto">'
                 f'<rect width="{w}" height="{h}" fill="white"/>' + "".join(self.parts)
                 + "</svg>")
 
@@ -301,7 +304,8 @@ def explain(w: Walk, upto: int) -> str:
         names = [_short(a) or _paren(fmt_num(w.values[a.index])) for a in args]
         rows = []
         for a, local, down, rule in zip(args, step.locals, step.downstream, node.op.rules):
-            rule_text = rule.format(*names)
+            # A value already in parentheses needs none more: exp(-1), not exp((-1)).
+            rule_text = re.sub(r"\(\(([^()]*)\)\)", r"(\1)", rule.format(*names))
             says = "" if rule_text == fmt_num(local) else f"{html.escape(rule_text)} = "
             to = (f"<i>{html.escape(_short(a))}</i>" if _short(a)
                   else f"the output of {html.escape(a.op.symbol)}")
@@ -349,7 +353,8 @@ class GraphExplorer(widgets.VBox):
                                     style={"description_width": "28px"})
             for name, v in values.items()}
         self.figure = widgets.HTML(layout=widgets.Layout(overflow="auto"))
-        self.explanation = widgets.HTML(layout=widgets.Layout(min_height="120px"))
+        # As tall as the tallest step, so the buttons do not jump while stepping.
+        self.explanation = widgets.HTML(layout=widgets.Layout(min_height=self._panel_height()))
         self.reset_button = widgets.Button(description="◀◀ start",
                                            tooltip="back to the forward pass")
         self.back_button = widgets.Button(description="◀ back", tooltip="one step back")
@@ -401,6 +406,13 @@ class GraphExplorer(widgets.VBox):
                 "</body></html>")
 
     # ------------------------------------------------------------------ internals
+    def _panel_height(self) -> str:
+        """Room for the tallest explanation: a gate's table (a head row and one per input)
+        plus the closing "Done" line, which wraps when there are many inputs."""
+        rows = max((len(n.args) for n in self.graph.gates), default=0)
+        done_lines = 1 + len(self.boxes) // 4
+        return f"{22 + 44 + 26 * (rows + 1) + 24 * done_lines + 16}px"
+
     def _width(self) -> int:
         return _Figure(self.walk, 0).size()[0]
 

@@ -159,10 +159,20 @@ def show_same_distance(img, neighbour=None, neighbour_name="another image", titl
 
 # --------------------------------------------------------------------------- the explorer
 
-def _figure_png(fig) -> str:
+DPI = 100  # the explorer's picture is shown at its natural size, so 10 pt is 13.9 px
+FONT = 10  # points: neighbour titles, class names and the axis label
+WIDTH = 9.0  # inches: 900 px, which fits a notebook at 1280 px without being scaled down
+PER_ROW = 8  # neighbours per row: room for "automobile" under each at FONT
+
+
+def _figure_png(fig) -> tuple[str, float]:
+    """The figure as base64 PNG (cropped to what is drawn: no white margins) and the size
+    in pixels of its smallest text at that resolution."""
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=72)
-    return base64.b64encode(buf.getvalue()).decode("ascii")
+    fig.savefig(buf, format="png", dpi=DPI, bbox_inches="tight", pad_inches=0.05)
+    sizes = [t.get_fontsize() for t in fig.findobj(lambda a: hasattr(a, "get_text"))
+             if t.get_visible() and t.get_text().strip()]
+    return base64.b64encode(buf.getvalue()).decode("ascii"), min(sizes) * DPI / 72
 
 
 def render_neighbours(dists_row, X_train, y_train, test_image, true_label, classes, k):
@@ -170,6 +180,7 @@ def render_neighbours(dists_row, X_train, y_train, test_image, true_label, class
 
     dists_row: (num_train,) distances from this test image (the student's own);
     X_train: (num_train, 3072) or (num_train, 32, 32, 3); y_train: (num_train,).
+    The picture carries ``data-min-font-px``: its smallest text, in pixels at natural size.
     """
     from matplotlib.figure import Figure
 
@@ -179,42 +190,54 @@ def render_neighbours(dists_row, X_train, y_train, test_image, true_label, class
     winner = int(np.argmax(votes))
     tied = [classes[c] for c in np.flatnonzero(votes == votes.max())]
 
-    cols = min(k, 10)
-    rows = (k + cols - 1) // cols
-    big = min(rows, 2) * 1.0  # the test image spans the neighbour rows (at most two)
-    fig = Figure(figsize=(1.2 + big + 1.0 * max(cols, 5), 1.3 * max(rows, 1.5) + 1.9))
-    grid = fig.add_gridspec(rows + 2, cols + 2, height_ratios=[1.3] * rows + [0.35, 1.5],
-                            width_ratios=[big, 0.2] + [1.0] * cols)
-    fig.subplots_adjust(left=0.06, right=0.98, top=0.9, bottom=0.1, hspace=0.45, wspace=0.1)
-    ax = fig.add_subplot(grid[:rows, 0])
+    # Laid out in inches (then cropped to what is drawn): every neighbour the same size for
+    # every k, each title just above its image, the vote right under the neighbours.
+    rows = (k + PER_ROW - 1) // PER_ROW
+    left = 1.5  # the test image's column
+    cell = (WIDTH - left) / PER_ROW
+    img, title = cell * 0.86, 0.42
+    row_h = title + img + 0.1
+    big = min(rows, 2) * row_h - title - 0.1
+    height = rows * row_h + 0.35 + 1.0 + 0.4
+    fig = Figure(figsize=(WIDTH, height))
+
+    def put(x, top, w, h):  # an axes at x, top (inches from the top left), w x h inches
+        return fig.add_axes((x / WIDTH, 1 - (top + h) / height, w / WIDTH, h / height))
+
+    big = min(big, left - 0.15)
+    ax = put((left - 0.15 - big) / 2, title, big, big)
     ax.imshow(_rgb(test_image), interpolation="nearest")
-    ax.set_title(f"test image\n({classes[true_label]})", fontsize=9)
+    ax.set_title(f"test image\n({classes[true_label]})", fontsize=FONT + 1)
     ax.axis("off")
     for n, j in enumerate(nearest):
-        ax = fig.add_subplot(grid[n // cols, 2 + n % cols])
+        r, c = divmod(n, PER_ROW)
+        ax = put(left + c * cell + (cell - img) / 2, r * row_h + title, img, img)
         ax.imshow(_rgb(X_train[j]), interpolation="nearest")
         colour = "tab:green" if y_train[j] == winner else "0.35"
-        ax.set_title(f"{classes[y_train[j]]}\n{dists_row[j]:,.0f}", fontsize=8, color=colour)
+        ax.set_title(f"{classes[y_train[j]]}\n{dists_row[j]:,.0f}", fontsize=FONT, color=colour)
         ax.axis("off")
-    ax = fig.add_subplot(grid[rows + 1, :])
+    ax = put(0.55, rows * row_h + 0.35, WIDTH - 0.6, 1.0)
     colours = ["tab:green" if c == winner else "0.7" for c in range(len(classes))]
     ax.bar(range(len(classes)), votes, color=colours)
     ax.set_xticks(range(len(classes)))
-    ax.set_xticklabels(classes, fontsize=8)
-    ax.set_ylabel("votes", fontsize=8)
+    ax.set_xticklabels(classes, fontsize=FONT)
+    ax.tick_params(axis="y", labelsize=FONT)
+    ax.set_ylabel("votes", fontsize=FONT)
     ax.set_ylim(0, max(votes.max(), 1) * 1.15)
     ax.yaxis.get_major_locator().set_params(integer=True)
-    png = _figure_png(fig)
+    png, min_px = _figure_png(fig)
 
     verdict = ("correct" if winner == true_label
                else f"wrong, the true class is {classes[true_label]}")
     tie = (f" (a tie between {', '.join(tied)}: the smaller label wins)" if len(tied) > 1
            else "")
-    text = (f"The {k} nearest training image{'s' if k > 1 else ''} vote "
-            f"<b>{html.escape(classes[winner])}</b>{html.escape(tie)}: {verdict}. "
+    who = ("The 1 nearest training image votes" if k == 1
+           else f"The {k} nearest training images vote")
+    text = (f"{who} <b>{html.escape(classes[winner])}</b>{html.escape(tie)}: {verdict}. "
             "Neighbours are titled with their class and L2 distance.")
     return (f'<div><p style="margin:4px 0">{text}</p>'
-            f'<img alt="the {k} nearest neighbours" src="data:image/png;base64,{png}"/></div>')
+            f'<img alt="the {k} nearest neighbours" data-min-font-px="{min_px:.1f}" '
+            f'style="max-width:100%" src="data:image/png;base64,{png}"/></div>')
 
 
 def knn_explorer(dists, X_train, y_train, X_test, y_test, classes, max_k: int = 20,
@@ -235,10 +258,13 @@ def knn_explorer(dists, X_train, y_train, X_test, y_test, classes, max_k: int = 
             f"dists has shape {dists.shape}, so X_test should have {num_test} rows and "
             f"X_train {num_train}; got X_test {np.shape(X_test)}, X_train {np.shape(X_train)}")
     y_train = np.asarray(y_train)
+    # Wide sliders: one step of a 500-image slider is about one pixel, not a quarter of one.
     test_index = widgets.IntSlider(value=start, min=0, max=num_test - 1, description="test image",
-                                   continuous_update=False)
+                                   continuous_update=False, style={"description_width": "initial"},
+                                   layout=widgets.Layout(width="560px"))
     k = widgets.IntSlider(value=1, min=1, max=min(max_k, num_train), description="k",
-                          continuous_update=False)
+                          continuous_update=False, style={"description_width": "initial"},
+                          layout=widgets.Layout(width="320px"))
     view = widgets.HTML()
 
     def update(*_):
@@ -249,6 +275,7 @@ def knn_explorer(dists, X_train, y_train, X_test, y_test, classes, max_k: int = 
     test_index.observe(update, names="value")
     k.observe(update, names="value")
     update()
-    box = widgets.VBox([widgets.HBox([test_index, k]), view])
+    box = widgets.VBox([widgets.HBox([test_index, k], layout=widgets.Layout(flex_flow="row wrap")),
+                        view])
     box.test_index, box.k, box.view = test_index, k, view
     return box

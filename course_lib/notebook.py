@@ -13,7 +13,7 @@ import linecache
 import re
 import traceback
 
-from .checks._core import BOLD, RED, RESET
+from .checks._core import BOLD, RED, RESET, wrap_lines
 
 #: names a cell stopped by an unfinished exercise would have defined -> that exercise
 _state: dict = {"missing": {}, "unfinished": None}
@@ -76,7 +76,7 @@ def _missing_name(value: BaseException) -> str | None:
 
 
 def _red(text: str) -> list[str]:
-    first, *rest = text.splitlines()
+    first, *rest = wrap_lines(text).splitlines()
     return [f"{RED}{BOLD}✘ {first}{RESET}"] + [f"{RED}{line}{RESET}" for line in rest]
 
 
@@ -94,8 +94,8 @@ def _on_not_implemented(shell, etype, value, tb, tb_offset=None):
     what = f"{name} is not implemented yet" if name else "an exercise is not implemented yet"
     where = f"the cell that defines {name}" if name else "the exercise's cell"
     return _red(
-        f"{what}.\nIn {where}, replace `raise NotImplementedError()` (under `# YOUR CODE "
-        "HERE`) with your code, run that cell, then run this one again."
+        f"{what}.\nIn {where}, replace `raise NotImplementedError()` with your code\n"
+        "(under `# YOUR CODE HERE`), run that cell, then run this one again."
     )
 
 

@@ -48,6 +48,7 @@ MISTAKES: dict[str, str] = {
     "wrong-count": "returned the wrong number of values",
     "not-a-scalar": "an array where a single number is due",
     "missing-keys": "missing keys in a returned dict",
+    "missing-attribute": "an attribute the instructions ask for is missing",
     "no-response": "output does not change with its input (cached or hard-coded)",
     "python-loop": "a Python loop in code that should be vectorized",
     "calls-loop-version": "the vectorized version calls a looping function",

@@ -351,7 +351,7 @@ def get_attr(obj, name: str, label: str | None = None):
     except AttributeError:
         raise StudentCodeError(
             f"{label or label_of(obj)} has no attribute {name!r}: did you set self.{name} "
-            "where the instructions say?"
+            "where the instructions say?", mistake="missing-attribute"
         ) from None
     except Exception as exc:
         raise raised(f"{label or label_of(obj)}.{name}", type(exc).__name__, str(exc),

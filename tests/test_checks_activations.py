@@ -28,6 +28,42 @@ RELU = {
             dx[~cache["mask"]] = 0
             return dx
     """,
+    "right_where": """
+        def relu_forward(x):
+            return np.where(x > 0, x, 0.0), x
+        def relu_backward(dout, cache):
+            return np.where(cache > 0, dout, 0.0)
+    """,
+    "right_ge_at_the_kink": """
+        def relu_forward(x):
+            out = x.copy()
+            out[out < 0] = 0
+            return out, x
+        def relu_backward(dout, x):
+            dx = dout.copy()
+            dx[x < 0] = 0
+            return dx
+    """,
+    "backward_changes_dout": """
+        def relu_forward(x):
+            return np.maximum(0, x), x
+        def relu_backward(dout, cache):
+            dout[cache <= 0] = 0
+            return dout
+    """,
+    "backward_divides_by_x": """
+        def relu_forward(x):
+            return np.maximum(0, x), x
+        def relu_backward(dout, cache):
+            return dout * np.maximum(0, cache) / cache
+    """,
+    "forward_cached": """
+        _memo = {}
+        def relu_forward(x):
+            return _memo.setdefault(x.shape, (np.maximum(0, x), x))
+        def relu_backward(dout, cache):
+            return dout * (cache > 0)
+    """,
     "min_instead_of_max": """
         def relu_forward(x):
             return np.minimum(0, x), x
@@ -58,6 +94,14 @@ RELU = {
 EXPECTED = {
     "right": ("passed", "passed", "passed"),
     "right_other_cache": ("passed", "passed", "passed"),
+    "right_where": ("passed", "passed", "passed"),
+    "right_ge_at_the_kink": ("passed", "passed", "passed"),
+    "backward_changes_dout": ("passed", "passed", r"relu_backward changed its input dout in "
+                                                  r"place(.|\n)*reuses `dout`"),
+    "backward_divides_by_x": ("passed", "passed", r"dx is nan at \[\d+, \d+\], where x = 0(.|\n)*"
+                                                  r"Hint: your backward pass divides by x"),
+    "forward_cached": ("failed", r"out is the same array of shape \(4, 5\) for two different "
+                                 r"inputs: your output does not move when x moves", None),
     "min_instead_of_max": ("failed", r"min\(0, x\) instead of max\(0, x\)", None),
     "mask_from_dout": ("passed", "passed", r"mask must come from the forward input x"),
     "inverted_mask": ("passed", "passed", r"the mask is inverted"),
@@ -83,6 +127,8 @@ def _objects(impl, mode):
     return _refs(RELU[impl], ("relu_forward", "relu_backward"), mode)
 
 
+# backward_divides_by_x divides 0 by 0 on purpose.
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
 @pytest.mark.parametrize("mode", ["direct", "channel"])
 @pytest.mark.parametrize("impl", list(RELU))
 @pytest.mark.parametrize("hidden", [False, True])
@@ -164,6 +210,15 @@ CASES = {
             s, _ = sigmoid_forward(cache["x"])
             return dout * s * (1 - s)
     """, {"sigmoid_forward": "passed", "sigmoid_backward": "passed"}),
+    "sigmoid/right_two_branches": ("""
+        def sigmoid_forward(x):
+            pos = x >= 0
+            z = np.exp(np.where(pos, -x, x))
+            out = np.where(pos, 1 / (1 + z), z / (1 + z))
+            return out, out
+        def sigmoid_backward(dout, out):
+            return dout * out * (1 - out)
+    """, {"sigmoid_forward": "passed", "sigmoid_backward": "passed"}),
     "sigmoid/minus_sign_missing": ("""
         def sigmoid_forward(x):
             out = 1 / (1 + np.exp(x))
@@ -226,6 +281,12 @@ CASES = {
             dx[cache["neg"]] *= cache["slope"]
             return dx
     """, {"leaky_relu_forward": "passed", "leaky_relu_backward": "passed"}),
+    "leaky/right_ge_mask": (LEAKY_RIGHT.replace("np.where(x > 0, 1.0, slope)",
+                                                "np.where(x >= 0, 1.0, slope)"),
+                            {"leaky_relu_backward": "passed"}),
+    "leaky/divides_by_x": (LEAKY_RIGHT.replace("dout * np.where(x > 0, 1.0, slope)",
+                                               "dout * np.maximum(slope * x, x) / x"),
+                           {"leaky_relu_backward": r"where x = 0(.|\n)*divides by x"}),
     "leaky/plain_relu": ("""
         def leaky_relu_forward(x, slope=0.01):
             return np.maximum(0, x), x
@@ -298,6 +359,9 @@ CASES = {
             with np.errstate(over="ignore", invalid="ignore"):
                 return x * (x > 0) + alpha * (np.exp(x) - 1) * (x <= 0), x
     """, {"elu_forward": r"not numerically stable(.|\n)*inf \* 0 is nan"}),
+    "elu/backward_masks_overflow": (ELU_RIGHT.replace(
+        "np.where(x > 0, 1.0, out + alpha)", "((x > 0) + (x <= 0) * alpha * np.exp(x))"),
+        {"elu_backward": r"for x = 1000 dx is nan(.|\n)*Hint: exp\(1000\) is inf"}),
     "elu/derivative_is_output": (ELU_RIGHT.replace("out + alpha", "out"),
                                  {"elu_backward": r"not the output"}),
     "elu/derivative_without_alpha": (ELU_RIGHT.replace("out + alpha", "np.exp(x)"),
@@ -319,6 +383,17 @@ CASES = {
             dx = grads[0][0] + grads[1][0]
             return dx, grads[0][1], grads[0][2], grads[1][1], grads[1][2]
     """, {"maxout_forward": "passed", "maxout_backward": "passed"}),
+    "maxout/ties_to_the_second_piece": (MAXOUT_RIGHT.replace(
+        "z1 >= z2", "z1 > z2"), {"maxout_forward": "passed", "maxout_backward": "passed"}),
+    "maxout/ties_to_both": ("""
+        def maxout_forward(x, w1, b1, w2, b2):
+            z1, z2 = x @ w1 + b1, x @ w2 + b2
+            return np.maximum(z1, z2), (x, w1, w2, z1, z2)
+        def maxout_backward(dout, cache):
+            x, w1, w2, z1, z2 = cache
+            d1, d2 = dout * (z1 >= z2), dout * (z2 >= z1)
+            return d1 @ w1.T + d2 @ w2.T, x.T @ d1, d1.sum(0), x.T @ d2, d2.sum(0)
+    """, {"maxout_backward": r"tie on every example(.|\n)*Hint: on a tie both pieces pass"}),
     "maxout/sum_of_pieces": ("""
         def maxout_forward(x, w1, b1, w2, b2):
             return x @ w1 + b1 + x @ w2 + b2, x
@@ -350,7 +425,8 @@ FUNCTIONS = {
 
 # The numerically unstable implementations overflow on purpose; their warnings are expected.
 @pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning",
-                            "ignore:invalid value encountered:RuntimeWarning")
+                            "ignore:invalid value encountered:RuntimeWarning",
+                            "ignore:divide by zero encountered:RuntimeWarning")
 @pytest.mark.parametrize("mode", ["direct", "channel"])
 @pytest.mark.parametrize("case", list(CASES))
 @pytest.mark.parametrize("hidden", [False, True])

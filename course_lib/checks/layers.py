@@ -346,6 +346,17 @@ def _(ctx, softmax_loss):
     x, y, expected = s["softmax_x"], s["softmax_y"], float(s["softmax_loss"])
     N, C = x.shape
     loss, dx = _loss_layer(softmax_loss, "softmax_loss", x, y)
+    # Probabilities do not change when a row of scores moves by a constant; a shift by any
+    # other constant than a row's own (a column's maximum, say) changes them.
+    moved, _ = _loss_layer(softmax_loss, "softmax_loss", x + ctx.rng.uniform(-3, 3, (N, 1)), y)
+    if abs(moved - loss) > 1e-9 + 1e-6 * abs(loss):
+        fail(f"loss changes from {loss:.6g} to {moved:.6g} when a constant is added to each row "
+             "of the stored scores; it should not change.",
+             hint=Mistake("not-shift-invariant", "loss changes when a row of scores is shifted",
+                          "softmax probabilities stay the same when all scores of a row move "
+                          "by the same amount; a shift that differs within a row (a column's "
+                          "maximum, x.max(axis=0)) or scores not normalized by the sum over "
+                          "their row break that: use x - x.max(axis=1, keepdims=True)"))
     expect_close(loss, expected, "loss", context=f"on the stored {N} x {C} scores", hints={
         LOSS_TIMES_N: N * expected,
         Mistake("loss-sign", "loss sign flipped",

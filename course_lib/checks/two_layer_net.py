@@ -471,7 +471,7 @@ def _(ctx, TwoLayerNet):
             fail(f"predict returned shape {got}: scores, not labels.",
                  hint=Mistake("returns-scores", "predict returns scores",
                               "return np.argmax(scores, axis=1), one label per example"))
-        if type(labels) is np.ndarray and got == ():
+        if (type(labels) is np.ndarray and got == ()) or isinstance(labels, int | np.integer):
             fail("predict returned a single number for a batch of examples.",
                  hint=Mistake("argmax-flat", "argmax without an axis",
                               "np.argmax without axis= takes the argmax of the flattened "
@@ -554,7 +554,8 @@ def _schedules(lr, decay, steps, per_epoch):
         "no-decay": make(lambda t: False),
         "decay-every-step": make(lambda t: True),
         "decay-every-step-first": [r * decay for r in make(lambda t: True)],
-        "decay-before-step": [r * decay for r in make(lambda t: t % per_epoch == 0)],
+        # the epoch block run before the step instead of after it
+        "decay-before-step": [r * decay for r in make(lambda t: (t + 1) % per_epoch == 0)],
     }
 
 

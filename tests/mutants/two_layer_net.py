@@ -1,0 +1,286 @@
+"""Mutants of notebook 05's solutions (layers, the two-layer net, preprocessing)."""
+
+from tests.mutants import Mutant
+
+NB_ID = "05_two_layer_net"
+CELLS = ("imports", "affine-forward-solution", "affine-backward-solution",
+         "relu-forward-solution", "relu-backward-solution", "softmax-loss-solution",
+         "svm-loss-solution", "two-layer-net-solution", "flatten-center-solution")
+
+AF, AB = "affine-forward-solution", "affine-backward-solution"
+RF, RB = "relu-forward-solution", "relu-backward-solution"
+SM, SV = "softmax-loss-solution", "svm-loss-solution"
+NET, FC = "two-layer-net-solution", "flatten-center-solution"
+AF_LINE = "    out = x.reshape(x.shape[0], -1) @ w + b"
+CHANGED = (r"changed its input",)
+ROWS = (r"\brows?\b", r"examples")
+
+# TwoLayerNet.train's loop body, in three parts
+_STEP = ("            loss, grads = self.loss(X_batch, y=y_batch, reg=reg)\n"
+         "            loss_history.append(loss)\n")
+_UPDATE = ("\n            # The update: move every parameter one step of size learning_rate against"
+           " its\n            # gradient, changing self.params in place.\n"
+           "            for name in self.params:\n"
+           "                self.params[name] -= learning_rate * grads[name]\n\n"
+           "            if verbose and it % 100 == 0:\n"
+           "                print(f\"iteration {it} / {num_iters}: loss {loss:f}\")\n\n"
+           "            # Once per epoch: record the accuracies and decay the learning rate.\n")
+_EPOCH = ("            if it % iterations_per_epoch == 0:\n"
+          "                train_acc_history.append(np.mean(self.predict(X_batch) == y_batch))\n"
+          "                val_acc_history.append(np.mean(self.predict(X_val) == y_val))\n"
+          "                learning_rate *= learning_rate_decay\n")
+
+MUTANTS = [
+    # ------------------------------------------------------------------ affine_forward
+    Mutant("affine_forward", "no-bias", AF, AF_LINE, "    out = x.reshape(x.shape[0], -1) @ w",
+           words=(r"bias",), mistake="no-bias"),
+    Mutant("affine_forward", "bias-subtracted", AF, AF_LINE,
+           "    out = x.reshape(x.shape[0], -1) @ w - b", words=(r"subtract",),
+           mistake="bias-subtracted"),
+    Mutant("affine_forward", "no-flatten", AF, AF_LINE, "    out = x @ w + b",
+           words=(r"flatten",), mistake="no-flatten"),
+    Mutant("affine_forward", "flatten-order-F", AF, AF_LINE,
+           "    out = x.reshape(x.shape[0], -1, order='F') @ w + b",
+           words=(r"flatten", r"order"), mistake="flatten-order"),
+    Mutant("affine_forward", "flatten-swapped-axes", AF, AF_LINE,
+           "    out = x.reshape(-1, x.shape[0]).T @ w + b",
+           words=(r"flatten", r"order|mixes"), mistake="flatten-order"),
+    Mutant("affine_forward", "w-transposed", AF, AF_LINE,
+           "    out = x.reshape(x.shape[0], -1) @ w.T + b", words=(r"transpos|w\.T",),
+           mistake="w-transposed"),
+    Mutant("affine_forward", "first-32-rows", AF, AF_LINE,
+           "    out = x.reshape(x.shape[0], -1)[:32] @ w + b", words=ROWS,
+           mistake="missing-rows"),
+    Mutant("affine_forward", "cached-result", AF, AF_LINE,
+           "    global _cached_out\n"
+           "    if '_cached_out' not in globals():\n"
+           "        _cached_out = x.reshape(x.shape[0], -1) @ w + b\n"
+           "    out = _cached_out", words=(r"cached",), mistake="no-response"),
+    Mutant("affine_forward", "reshapes-x-in-place", AF, AF_LINE,
+           "    x.shape = (x.shape[0], -1)\n    out = x @ w + b", words=CHANGED,
+           mistake="changed-input"),
+    Mutant("affine_forward", "float32", AF, AF_LINE,
+           "    out = (x.reshape(x.shape[0], -1) @ w + b).astype(np.float32)",
+           words=(r"float32|precision",)),
+    # ------------------------------------------------------------------ affine_backward
+    Mutant("affine_backward", "db-axis-1", AB, "db = dout.sum(axis=0)", "db = dout.sum(axis=1)",
+           words=(r"axis 1", r"axis 0"), mistake="db-wrong-axis"),
+    Mutant("affine_backward", "db-averaged", AB, "db = dout.sum(axis=0)",
+           "db = dout.mean(axis=0)", words=(r"summed", r"averag"), mistake="db-averaged"),
+    Mutant("affine_backward", "db-first-32-rows", AB, "db = dout.sum(axis=0)",
+           "db = dout[:32].sum(axis=0)", words=ROWS, mistake="missing-rows"),
+    Mutant("affine_backward", "dw-transposed", AB, "dw = x.reshape(x.shape[0], -1).T @ dout",
+           "dw = dout.T @ x.reshape(x.shape[0], -1)", words=(r"transpos",),
+           mistake="dw-transposed"),
+    Mutant("affine_backward", "dw-averaged", AB, "dw = x.reshape(x.shape[0], -1).T @ dout",
+           "dw = x.reshape(x.shape[0], -1).T @ dout / x.shape[0]", words=(r"divide", r"\bN\b"),
+           mistake="dw-averaged"),
+    Mutant("affine_backward", "dx-not-reshaped", AB, "dx = (dout @ w.T).reshape(x.shape)",
+           "dx = dout @ w.T", words=(r"reshape",), mistake="dx-not-reshaped"),
+    Mutant("affine_backward", "dx-with-w", AB, "dx = (dout @ w.T).reshape(x.shape)",
+           "dx = (dout @ w).reshape(x.shape)", words=(r"w\.T",), mistake="dx-uses-w"),
+    Mutant("affine_backward", "reshapes-cached-x-in-place", AB,
+           "    dw = x.reshape(x.shape[0], -1).T @ dout",
+           "    x.shape = (x.shape[0], -1)\n    dw = x.T @ dout", words=CHANGED,
+           mistake="changed-input"),
+    # ------------------------------------------------------------------ relu_forward
+    # (notebook 04's catalogue has the min, abs, in-place and cached ReLUs)
+    Mutant("relu_forward", "leaky", RF, "out = np.maximum(0, x)", "out = np.maximum(0.01 * x, x)",
+           words=(r"negative|max\(0, x\)",)),
+    Mutant("relu_forward", "identity", RF, "out = np.maximum(0, x)", "out = x.copy()",
+           words=(r"negative",)),
+    Mutant("relu_forward", "in-place-out", RF, "out = np.maximum(0, x)",
+           "out = np.maximum(0, x, out=x)", words=CHANGED, mistake="changed-input"),
+    # ------------------------------------------------------------------ relu_backward
+    Mutant("relu_backward", "times-x", RB, "dx = dout * (x > 0)", "dx = dout * x",
+           words=(r"mask|x > 0",)),
+    Mutant("relu_backward", "relu-of-dout", RB, "dx = dout * (x > 0)",
+           "dx = np.maximum(0, dout)", words=(r"mask", r"x > 0|forward input")),
+    Mutant("relu_backward", "sign-mask", RB, "dx = dout * (x > 0)", "dx = dout * np.sign(x)",
+           words=(r"mask|x > 0",)),
+    # ------------------------------------------------------------------ softmax_loss
+    Mutant("softmax_loss", "no-max-shift", SM, "shifted = x - x.max(axis=1, keepdims=True)",
+           "shifted = x", words=(r"maximum", r"overflow"), mistake="no-max-shift"),
+    Mutant("softmax_loss", "global-max-shift", SM, "shifted = x - x.max(axis=1, keepdims=True)",
+           "shifted = x - x.max()", words=(r"own maximum",), mistake="global-max-shift"),
+    Mutant("softmax_loss", "column-max-shift", SM, "shifted = x - x.max(axis=1, keepdims=True)",
+           "shifted = x - x.max(axis=0, keepdims=True)", words=(r"within a row",),
+           mistake="not-shift-invariant"),
+    Mutant("softmax_loss", "correct-class-shift", SM,
+           "shifted = x - x.max(axis=1, keepdims=True)",
+           "shifted = x - x[np.arange(N), y][:, None]", words=(r"correct class",),
+           mistake="correct-class-shift"),
+    Mutant("softmax_loss", "loss-summed", SM, "loss = -log_probs[np.arange(N), y].mean()",
+           "loss = -log_probs[np.arange(N), y].sum()", words=(r"\bN\b", r"averag"),
+           mistake="no-1-over-N"),
+    Mutant("softmax_loss", "loss-sign", SM, "loss = -log_probs[np.arange(N), y].mean()",
+           "loss = log_probs[np.arange(N), y].mean()", words=(r"sign|MINUS",)),
+    Mutant("softmax_loss", "dx-not-averaged", SM, "    dx /= N\n", "",
+           words=(r"\bN\b", r"divide"), mistake="dx-no-1-over-N"),
+    Mutant("softmax_loss", "no-minus-one", SM, "    dx[np.arange(N), y] -= 1\n", "",
+           words=(r"subtract 1",), mistake="no-minus-one"),
+    Mutant("softmax_loss", "plus-one", SM, "dx[np.arange(N), y] -= 1",
+           "dx[np.arange(N), y] += 1", words=(r"subtract 1",), mistake="plus-one"),
+    Mutant("softmax_loss", "first-32-rows", SM, "    N = x.shape[0]\n",
+           "    x, y = x[:32], y[:32]\n    N = x.shape[0]\n", words=ROWS,
+           mistake="missing-rows"),
+    Mutant("softmax_loss", "shifts-x-in-place", SM,
+           "    shifted = x - x.max(axis=1, keepdims=True)\n",
+           "    x -= x.max(axis=1, keepdims=True)\n    shifted = x\n", words=CHANGED,
+           mistake="changed-input"),
+    # ------------------------------------------------------------------ svm_loss
+    Mutant("svm_loss", "correct-class-counted", SV, "    margins[rows, y] = 0\n", "",
+           words=(r"j == y_i",), mistake="correct-class-counted"),
+    Mutant("svm_loss", "loss-summed", SV, "loss = margins.sum() / N", "loss = margins.sum()",
+           words=(r"\bN\b", r"averag"), mistake="no-1-over-N"),
+    Mutant("svm_loss", "dx-not-averaged", SV, "    dx /= N\n", "", words=(r"\bN\b", r"divide"),
+           mistake="dx-no-1-over-N"),
+    Mutant("svm_loss", "no-correct-column", SV, "    dx[rows, y] -= dx.sum(axis=1)\n", "",
+           words=(r"correct-class column",), mistake="no-correct-column"),
+    Mutant("svm_loss", "mask-ge-0", SV, "dx = (margins > 0)", "dx = (margins >= 0)",
+           words=(r"margins > 0|above 0",), mistake="mask-ge-0"),
+    Mutant("svm_loss", "first-32-rows", SV, "    N = x.shape[0]\n",
+           "    x, y = x[:32], y[:32]\n    N = x.shape[0]\n", words=ROWS,
+           mistake="missing-rows"),
+    Mutant("svm_loss", "x-in-place", SV,
+           "    margins = np.maximum(0, x - x[rows, y][:, None] + 1.0)\n",
+           "    x -= x[rows, y][:, None] - 1.0\n    margins = np.maximum(0, x)\n",
+           words=CHANGED, mistake="changed-input"),
+    # ------------------------------------------------------------------ TwoLayerNet.scores
+    Mutant("TwoLayerNet.scores", "no-relu", NET, "activated, cache_relu = relu_forward(hidden)",
+           "activated, cache_relu = hidden, hidden", words=(r"ReLU",), mistake="no-relu"),
+    Mutant("TwoLayerNet.scores", "no-b1", NET, "affine_forward(X, W1, b1)",
+           "affine_forward(X, W1, 0 * b1)", words=(r"b1",), mistake="no-b1"),
+    Mutant("TwoLayerNet.scores", "no-b2", NET, "affine_forward(activated, W2, b2)",
+           "affine_forward(activated, W2, 0 * b2)", words=(r"b2",), mistake="no-b2"),
+    Mutant("TwoLayerNet.scores", "relu-on-scores", NET,
+           "        scores, cache2 = affine_forward(activated, W2, b2)\n",
+           "        scores, cache2 = affine_forward(activated, W2, b2)\n"
+           "        scores = np.maximum(0, scores)\n", words=(r"ReLU", r"scores"),
+           mistake="relu-on-scores"),
+    Mutant("TwoLayerNet.scores", "first-32-rows", NET,
+           "        hidden, cache1 = affine_forward(X, W1, b1)\n",
+           "        X = X[:32]\n        hidden, cache1 = affine_forward(X, W1, b1)\n",
+           words=ROWS, mistake="missing-rows"),
+    # ------------------------------------------------------------------ TwoLayerNet.loss
+    Mutant("TwoLayerNet.loss", "no-reg", NET,
+           "loss = data_loss + reg * (np.sum(W1 * W1) + np.sum(W2 * W2))", "loss = data_loss",
+           words=(r"regularization", r"missing"), mistake="no-reg"),
+    Mutant("TwoLayerNet.loss", "reg-doubled", NET, "loss = data_loss + reg * (",
+           "loss = data_loss + 2 * reg * (", words=(r"regularization", r"twice"),
+           mistake="reg-doubled"),
+    Mutant("TwoLayerNet.loss", "reg-only-W1", NET,
+           "loss = data_loss + reg * (np.sum(W1 * W1) + np.sum(W2 * W2))",
+           "loss = data_loss + reg * np.sum(W1 * W1)", words=(r"only W1",),
+           mistake="reg-only-W1"),
+    Mutant("TwoLayerNet.loss", "reg-biases", NET, "(np.sum(W1 * W1) + np.sum(W2 * W2))",
+           "(np.sum(W1 * W1) + np.sum(W2 * W2) + np.sum(b1 * b1) + np.sum(b2 * b2))",
+           words=(r"biases",), mistake="reg-biases"),
+    Mutant("TwoLayerNet.loss", "reg-not-squared", NET, "(np.sum(W1 * W1) + np.sum(W2 * W2))",
+           "(np.sum(W1) + np.sum(W2))", words=(r"square",), mistake="reg-not-squared"),
+    Mutant("TwoLayerNet.loss", "half-reg-loss-only", NET, "loss = data_loss + reg * (",
+           "loss = data_loss + 0.5 * reg * (", words=(r"0\.5", r"convention"),
+           mistake="reg-convention-mismatch"),
+    Mutant("TwoLayerNet.loss", "data-loss-summed", NET, "loss = data_loss + reg",
+           "loss = data_loss * X.shape[0] + reg", words=(r"\bN\b", r"averag"),
+           mistake="no-1-over-N"),
+    # ------------------------------------------------------------------ TwoLayerNet.grads
+    Mutant("TwoLayerNet.grads", "no-reg-grad", NET,
+           '        grads["W1"] += 2 * reg * W1\n        grads["W2"] += 2 * reg * W2\n', "",
+           words=(r"regularization gradient",), mistake="no-reg-grad"),
+    Mutant("TwoLayerNet.grads", "reg-grad-without-2", NET, 'grads["W2"] += 2 * reg * W2',
+           'grads["W2"] += reg * W2', words=(r"2 \* reg",), mistake="reg-grad-without-2"),
+    Mutant("TwoLayerNet.grads", "reg-grad-doubled", NET, 'grads["W1"] += 2 * reg * W1',
+           'grads["W1"] += 4 * reg * W1', words=(r"twice",), mistake="reg-grad-doubled"),
+    Mutant("TwoLayerNet.grads", "reg-grad-biases", NET, 'grads["b1"] = dhidden.sum(axis=0)',
+           'grads["b1"] = dhidden.sum(axis=0) + 2 * reg * b1', words=(r"biases",),
+           mistake="reg-grad-biases"),
+    Mutant("TwoLayerNet.grads", "b1-axis-1", NET, 'grads["b1"] = dhidden.sum(axis=0)',
+           'grads["b1"] = dhidden.sum(axis=1)', words=(r"axis 0",), mistake="b-wrong-axis"),
+    Mutant("TwoLayerNet.grads", "W1-transposed", NET,
+           'grads["W1"] = X.T @ dhidden\n        grads["b1"] = dhidden.sum(axis=0)\n'
+           '        grads["W1"] += 2 * reg * W1',
+           'grads["W1"] = dhidden.T @ X\n        grads["b1"] = dhidden.sum(axis=0)\n'
+           '        grads["W1"] += 2 * reg * W1.T', words=(r"transposed",),
+           mistake="W-transposed"),
+    Mutant("TwoLayerNet.grads", "not-averaged", NET,
+           "        dactivated, grads", "        dscores = dscores * X.shape[0]\n"
+           "        dactivated, grads", words=(r"\bN\b",), mistake="grad-no-1-over-N"),
+    Mutant("TwoLayerNet.grads", "b2-missing", NET, '        grads["b1"] = dhidden.sum(axis=0)\n',
+           '        grads["b1"] = dhidden.sum(axis=0)\n        grads.pop("b2")\n',
+           words=(r"'b2'",), mistake="missing-grad"),
+    # ------------------------------------------------------------------ TwoLayerNet.predict
+    Mutant("TwoLayerNet.predict", "returns-scores", NET,
+           "y_pred = np.argmax(self.loss(X), axis=1)", "y_pred = self.loss(X)",
+           words=(r"scores, not labels",), mistake="returns-scores"),
+    Mutant("TwoLayerNet.predict", "argmax-axis-0", NET,
+           "y_pred = np.argmax(self.loss(X), axis=1)",
+           "y_pred = np.argmax(self.loss(X), axis=0)", words=(r"axis 1",),
+           mistake="argmax-axis-0"),
+    Mutant("TwoLayerNet.predict", "argmin", NET, "y_pred = np.argmax(self.loss(X), axis=1)",
+           "y_pred = np.argmin(self.loss(X), axis=1)", words=(r"argmax",), mistake="argmin"),
+    Mutant("TwoLayerNet.predict", "argmax-flat", NET, "y_pred = np.argmax(self.loss(X), axis=1)",
+           "y_pred = np.argmax(self.loss(X))", words=(r"axis",), mistake="argmax-flat"),
+    Mutant("TwoLayerNet.predict", "first-32-rows", NET,
+           "y_pred = np.argmax(self.loss(X), axis=1)",
+           "y_pred = np.argmax(self.loss(X[:32]), axis=1)", words=ROWS, mistake="missing-rows"),
+    # ------------------------------------------------------------------ TwoLayerNet.train
+    Mutant("TwoLayerNet.train", "momentum", NET,
+           "                self.params[name] -= learning_rate * grads[name]\n",
+           "                v = self.__dict__.setdefault('velocity', {}).get(name, 0)\n"
+           "                self.velocity[name] = 0.9 * v - learning_rate * grads[name]\n"
+           "                self.params[name] += self.velocity[name]\n",
+           words=(r"momentum",), mistake="momentum"),
+    Mutant("TwoLayerNet.train", "gradient-ascent", NET,
+           "self.params[name] -= learning_rate * grads[name]",
+           "self.params[name] += learning_rate * grads[name]", words=(r"AGAINST",),
+           mistake="gradient-ascent"),
+    Mutant("TwoLayerNet.train", "no-learning-rate", NET,
+           "self.params[name] -= learning_rate * grads[name]",
+           "self.params[name] -= grads[name]", words=(r"learning rate",),
+           mistake="no-learning-rate"),
+    Mutant("TwoLayerNet.train", "no-decay", NET,
+           "                learning_rate *= learning_rate_decay\n", "",
+           words=(r"learning_rate_decay", r"epoch"), mistake="no-lr-decay"),
+    Mutant("TwoLayerNet.train", "decay-every-step", NET,
+           "            if it % iterations_per_epoch == 0:\n", "            if True:\n",
+           words=(r"once per epoch",), mistake="decay-every-step"),
+    Mutant("TwoLayerNet.train", "decay-before-step", NET, _STEP + _UPDATE + _EPOCH,
+           _EPOCH + _STEP + _UPDATE, words=(r"first step",), mistake="decay-before-step"),
+    Mutant("TwoLayerNet.train", "same-batch", NET,
+           "idx = np.random.choice(num_train, batch_size)", "idx = np.arange(batch_size)",
+           words=(r"same minibatch",), mistake="fixed-batch"),
+    Mutant("TwoLayerNet.train", "first-half-only", NET,
+           "idx = np.random.choice(num_train, batch_size)",
+           "idx = np.random.choice(num_train // 2, batch_size)", words=(r"second half",),
+           mistake="batch-from-prefix"),
+    Mutant("TwoLayerNet.train", "no-shuffle", NET,
+           "idx = np.random.choice(num_train, batch_size)",
+           "idx = np.arange(it * batch_size, (it + 1) * batch_size) % num_train",
+           words=(r"order",), mistake="no-shuffle"),
+    Mutant("TwoLayerNet.train", "W-only", NET, "            for name in self.params:\n",
+           '            for name in ("W1", "W2"):\n', words=(r"b1|b2",),
+           mistake="param-not-updated"),
+    # ------------------------------------------------------------------ flatten_and_center
+    Mutant("flatten_and_center", "test-mean", FC, "mean = rows[0].mean(axis=0)",
+           "mean = rows[2].mean(axis=0)", words=(r"TRAINING",), mistake="other-mean"),
+    Mutant("flatten_and_center", "own-means", FC, "return tuple(r - mean for r in rows)",
+           "return tuple(r - r.mean(axis=0) for r in rows)", words=(r"own mean",),
+           mistake="own-mean"),
+    Mutant("flatten_and_center", "per-example-mean", FC, "return tuple(r - mean for r in rows)",
+           "return tuple(r - r.mean(axis=1, keepdims=True) for r in rows)",
+           words=(r"own mean",), mistake="per-example-mean"),
+    Mutant("flatten_and_center", "not-centred", FC, "return tuple(r - mean for r in rows)",
+           "return tuple(rows)", words=(r"nothing was subtracted|not centred",),
+           mistake="not-centred"),
+    Mutant("flatten_and_center", "rescaled", FC, "return tuple(r - mean for r in rows)",
+           "return tuple((r - mean) / 255 for r in rows)", words=(r"255",), mistake="rescaled"),
+    Mutant("flatten_and_center", "uint8-arithmetic", FC,
+           "np.asarray(X, dtype=np.float64).reshape(len(X), -1) for X in (X_train, X_val, X_test)]"
+           "\n    mean = rows[0].mean(axis=0)",
+           "np.asarray(X).reshape(len(X), -1) for X in (X_train, X_val, X_test)]"
+           "\n    mean = rows[0].mean(axis=0).astype(rows[0].dtype)",
+           words=(r"float64",), mistake="not-float64"),
+    Mutant("flatten_and_center", "not-flattened", FC, ".reshape(len(X), -1) for X in", " for X in",
+           words=(r"flatten",)),
+]

@@ -228,7 +228,12 @@ def chart_png(it: ItemReport, top: int = 8) -> bytes:
     rest = sum(m.count for m in ranked[top:])
     if rest:
         bars.append((f"{len(ranked) - top} other mistakes", rest, "#ef9a9a"))
-    fig = Figure(figsize=(7.6, 0.7 * len(bars) + 0.9), dpi=100)
+    width, height = 7.6, 0.7 * len(bars) + 0.9  # inches
+    fig = Figure(figsize=(width, height), dpi=100)
+    # fixed margins (in inches) for the labels, the counts and the axis: tight_layout would
+    # cost a third of the chart's time, for the same picture
+    fig.subplots_adjust(left=2.75 / width, right=1 - 0.1 / width, bottom=0.62 / height,
+                        top=1 - 0.12 / height)
     ax = fig.add_subplot()
     ys = list(range(len(bars)))[::-1]
     ax.barh(ys, [b[1] for b in bars], color=[b[2] for b in bars], height=0.6)
@@ -242,7 +247,6 @@ def chart_png(it: ItemReport, top: int = 8) -> bytes:
     ax.xaxis.get_major_locator().set_params(integer=True)
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
-    fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
     return buf.getvalue()

@@ -16,6 +16,7 @@ Two halves:
 
 from __future__ import annotations
 
+import inspect
 import json
 import operator
 import struct
@@ -256,6 +257,10 @@ class ObjectServer:
                 args = self._decode(request["args"], buffers)
                 kwargs = self._decode(request["kwargs"], buffers)
                 return self._reply(trace_steps(target, args, kwargs)[1])
+            if op == "param_names":
+                params = inspect.signature(target).parameters.values()
+                return self._reply([p.name[:100] for p in params if p.kind in (
+                    p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)])
             if op == "seed":
                 seed = request.get("seed")
                 if seed is None:
@@ -409,6 +414,11 @@ class RemoteRef(RemoteHandle):
                 type(k) is str and type(v) is int and v >= 0 for k, v in counts.items()):
             raise ChannelError("count_steps reply is not a dict of line counts")
         return counts
+
+    def _course_param_names(self):
+        names, _ = self._client._send({"op": "param_names", "target": self._target()}, [],
+                                      self._label)
+        return names
 
     def _course_session(self):
         return self._client

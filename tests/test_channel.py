@@ -203,3 +203,11 @@ def test_counting_and_seeding_in_a_real_sandbox_worker(tmp_path):
     finally:
         worker.close()
         zygote.close()
+
+
+def test_an_input_changed_in_place_is_named_by_the_remote_parameter_name():
+    from course_lib.checks import ChangedInput, call
+
+    c = _client("def backward(dout, cache):\n    dout *= 2\n    return dout\n")
+    with pytest.raises(ChangedInput, match=r"changed its input dout in place.*dout\.copy\(\)"):
+        call(c.ref("backward"), np.ones(3), None)

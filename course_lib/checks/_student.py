@@ -68,6 +68,10 @@ class RemoteHandle:
         line counts per function of the student's own code."""
         raise NotImplementedError
 
+    def _course_param_names(self) -> list[str]:
+        """The remote callable's positional parameter names (for messages)."""
+        raise NotImplementedError
+
     def _course_session(self):
         """What identifies the process the object lives in (one seed request per process)."""
         return self
@@ -125,6 +129,17 @@ def _arg_names(fn, n: int) -> list[str]:
     return [params[i] if i < len(params) else f"argument {i + 1}" for i in range(n)]
 
 
+def _remote_arg_names(fn, n: int) -> list[str]:
+    """The parameter names of a remote function (for messages only: plain strings)."""
+    try:
+        names = fn._course_param_names()
+    except Exception:  # an older or minimal RemoteHandle, or a function without a signature
+        names = []
+    ok = type(names) is list and all(type(v) is str and v.isidentifier() for v in names)
+    names = names[:n] if ok else []
+    return names + [f"argument {i + 1}" for i in range(len(names), n)]
+
+
 def _arrays_in(value, path: str):
     """Yield (path, array) for arrays inside value, one container level deep."""
     if type(value) is np.ndarray:
@@ -140,10 +155,15 @@ def _arrays_in(value, path: str):
 
 
 def _check_not_mutated(label: str, names, before, after) -> None:
-    for name, old, new in zip(names, before, after):
-        for (where, a), (_, b) in zip(_arrays_in(old, name), _arrays_in(new, name)):
+    """names: what to call each argument, or a function returning that list (asked only
+    when an argument did change: for a remote function it costs a round trip)."""
+    for i, (old, new) in enumerate(zip(before, after)):
+        for (where, a), (_, b) in zip(_arrays_in(old, ""), _arrays_in(new, "")):
             if a.shape != b.shape or not np.array_equal(a, b, equal_nan=True):
-                base = where.split("[")[0]
+                if callable(names):
+                    names = names()
+                base = names[i] if i < len(names) else f"argument {i + 1}"
+                where = base + where
                 fix = "work on a copy"
                 if not base.startswith("argument"):
                     fix += f" ({base}.copy())"
@@ -183,8 +203,8 @@ def call(fn, *args, names=None, label: str | None = None, **kwargs):
         snapshot = _copy_args(args)
         result, after = fn._course_call(args, kwargs, True)
         if after is not None:
-            names = names or [f"argument {i + 1}" for i in range(len(args))]
-            _check_not_mutated(label, names, snapshot, after)
+            _check_not_mutated(label, names or (lambda: _remote_arg_names(fn, len(args))),
+                               snapshot, after)
         return result
     names = names or _arg_names(fn, len(args))
     snapshot = _copy_args(args)

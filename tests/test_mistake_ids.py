@@ -397,3 +397,26 @@ def test_the_scan_finds_a_plain_string_hint(tmp_path):
 @pytest.mark.parametrize("hint", ["plain text", None])
 def test_a_failure_without_a_named_hint_still_has_a_generic_id(hint):
     assert CheckFailed("m", hint=hint).mistake == "wrong-value"
+
+
+def test_strict_mode_refuses_a_hint_without_an_id_at_run_time(monkeypatch):
+    """The run-time guard: with COURSE_STRICT_HINTS=1 (for runs over many wrong
+    implementations, such as the mutants) an emitted hint without an id is an error."""
+    from course_lib.checks import CHECKS, fail, register
+
+    def plain(ctx):
+        fail("wrong", hint="a plain hint")
+
+    def named(ctx):
+        fail("wrong", hint=Mistake("_test-named", "a named test mistake", "a named hint"))
+
+    register("_test.plain")(plain)
+    register("_test.named")(named)
+    try:
+        assert CHECKS["_test.plain"].evaluate().mistake == "_test.plain/wrong-value"
+        monkeypatch.setenv("COURSE_STRICT_HINTS", "1")
+        with pytest.raises(TypeError, match="a hint without a mistake id"):
+            CHECKS["_test.plain"].evaluate()
+        assert CHECKS["_test.named"].evaluate().mistake == "_test.named/_test-named"
+    finally:
+        del CHECKS["_test.plain"], CHECKS["_test.named"]

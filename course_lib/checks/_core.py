@@ -9,6 +9,7 @@ student's kernel) and against proxies of objects living in the autograder's sand
 from __future__ import annotations
 
 import contextlib
+import os
 import secrets
 import textwrap
 import time
@@ -201,6 +202,13 @@ class Outcome:
         return first
 
 
+def strict_hints() -> bool:
+    """With ``COURSE_STRICT_HINTS=1`` in the environment, a check failing with a hint that is
+    a plain string (no mistake id) is a bug of the check (TypeError), so that test runs over
+    many wrong implementations (the mutants) prove every hint emitted names its mistake."""
+    return os.environ.get("COURSE_STRICT_HINTS") == "1"
+
+
 def public_seed(name: str) -> int:
     """The fixed seed of a check's public run, so its messages are reproducible."""
     return zlib.crc32(name.encode())
@@ -235,6 +243,9 @@ class Check:
             with seeded_globals(seed, objs):
                 self.body(ctx, *objs)
         except CheckFailed as exc:
+            if exc.hint and not isinstance(exc.hint, Mistake) and strict_hints():
+                raise TypeError(f"{self.name}: a hint without a mistake id (make it a "
+                                f"Mistake): {str(exc.hint)[:200]!r}") from exc
             exc.item, exc.seed, exc.hidden = self.name, seed, hidden
             return Outcome(self.name, exc.status, str(exc), seed, hidden,
                            time.perf_counter() - start, exc, f"{self.name}/{exc.mistake}")

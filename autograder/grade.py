@@ -86,7 +86,9 @@ class Row:
     #: failure on the grader's side); its title from the checks' MISTAKES or GRADER_MISTAKES
     mistake: str | None = None
     mistake_title: str | None = None
-    check_seconds: float | None = None  # wall seconds the item's checks took (last try)
+    # wall seconds the item's checks took (last try); not part of what a grade is, so two
+    # gradings of the same submission (local pool, Dask) still compare equal
+    check_seconds: float | None = field(default=None, compare=False)
 
 
 #: Mistakes only the grader can see (the checks never run): local id -> title.

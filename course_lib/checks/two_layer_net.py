@@ -480,7 +480,7 @@ def _(ctx, TwoLayerNet):
                           kind="int")
         expected = np.argmax(case.scores, axis=1)
         expect_equal(labels, expected, "predict(X)", context=_context(case), hints={
-            Mistake("argmin", "argmin instead of argmax",
+            Mistake("argmin", "the lowest score instead of the highest",
                     "that is the class with the LOWEST score: use argmax"):
                 np.argmin(case.scores, axis=1),
             Mistake("argmax-axis-0", "argmax over the examples",

@@ -30,9 +30,8 @@ def fmt(x, prefix: str = "") -> str:
         return f"{float(x) + 0.0:.6g}"  # + 0.0 turns -0.0 into 0.0
     x = np.asarray(x)
     if x.size <= 36 and x.ndim <= 2:
-        if x.dtype.kind == "f":
-            x = np.where(np.abs(x) < 5e-6 * max(1.0, float(np.max(np.abs(x), initial=0.0))),
-                         0.0, x) + 0.0
+        if x.dtype.kind == "f":  # what prints as 0 at 5 decimals prints without a sign
+            x = np.where(np.abs(x) < 5e-6, 0.0, x) + 0.0
         with np.printoptions(precision=5, suppress=True, linewidth=100):
             return np.array2string(x, separator=", ", prefix=prefix)
     return f"array of shape {x.shape}"

@@ -14,6 +14,13 @@ Everything reaches student objects through ``call`` / ``call_many`` / ``get_attr
 same checks run through the autograder's channel; ``Value`` expressions are built with
 ``+`` and ``*`` on the objects and with the methods ``a.max(b)``, ``a.sigmoid()`` and
 ``a.exp()``, which the channel forwards.
+
+Cases that corner shortcuts: exact zeros for every gate (a backward that divides by an
+input, z / x for y, breaks only there), ties for max (the course's rule: the first input
+wins), +-700 and +-1000 for the sigmoid (no overflow), one gate object used for two
+forward/backward pairs (a gate that keeps its first call's inputs is stale), a value used
+twice in a graph (gradients add; each node's backward runs once), and, for the by-hand
+numbers, a named sign error.
 """
 
 from __future__ import annotations

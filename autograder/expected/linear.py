@@ -4,10 +4,12 @@ Runs the instructor solution in
 ``course/source/02_linear_classifiers/02_linear_classifiers.ipynb`` (its imports and
 the four loss-function cells, solution markers stripped) on fixed small problems and
 writes ``course_lib/checks/data/linear.npz``. For each loss (``svm``, ``softmax``) and
-case (``small``: N, D, C = 6, 5, 4; ``single``: 1, 4, 3; ``binary``: 7, 3, 2) it stores
-the inputs ``W, X, y, reg``, the results ``loss, dW``, and the data part alone (the same
-call with ``reg = 0``) as ``data_loss, data_dW``, from which the checks predict what the
-usual regularization and averaging mistakes would give. SVM cases are drawn so that no
+case (``small``: N, D, C = 6, 5, 4; ``single``: 1, 4, 3; ``binary``: 7, 3, 2; ``batch``:
+40, 5, 10, every label 0-9 and an all-zero image) it stores the inputs ``W, X, y, reg``,
+the results ``loss, dW``, the data part alone (the same call with ``reg = 0``) as
+``data_loss, data_dW``, and each example's own data loss as ``data_losses (N,)``, from
+which the checks predict what the usual regularization, averaging and first-rows-only
+mistakes would give. SVM cases are drawn so that no
 margin is within 0.05 of the hinge's kink; the naive and vectorized solutions must agree.
 
 Run it after changing the instructor solution::
@@ -28,7 +30,8 @@ from course_lib.checks.linear import CASES, KINDS, STORED_FILE
 NB_ID = "02_linear_classifiers"
 CELLS = ("imports", "svm-naive-solution", "svm-vectorized-solution",
          "softmax-naive-solution", "softmax-vectorized-solution")
-SHAPES = {"small": (6, 5, 4, 0.1), "single": (1, 4, 3, 0.05), "binary": (7, 3, 2, 0.2)}
+SHAPES = {"small": (6, 5, 4, 0.1), "single": (1, 4, 3, 0.05), "binary": (7, 3, 2, 0.2),
+          "batch": (40, 5, 10, 0.05)}
 SEED = 20240202
 
 
@@ -47,6 +50,8 @@ def _kink_free(W, X, y, gap=0.05) -> bool:
 
 def make_case(rng, N, D, C):
     X = rng.standard_normal((N, D))
+    if N >= 32:
+        X[N // 2] = 0.0  # an all-zero image: every score 0
     y = rng.permutation(np.arange(N) % C)  # every class present when N >= C
     while True:
         W = 0.5 * rng.standard_normal((D, C))
@@ -71,8 +76,10 @@ def main() -> int:
                 print(f"{kind}/{case}: the naive and vectorized solutions disagree",
                       file=sys.stderr)
                 return 1
+            data_losses = [vectorized(W, X[i:i + 1], y[i:i + 1], 0.0)[0] for i in range(N)]
             values = {"W": W, "X": X, "y": y, "reg": reg, "loss": loss, "dW": dW,
-                      "data_loss": data_loss, "data_dW": data_dW}
+                      "data_loss": data_loss, "data_dW": data_dW,
+                      "data_losses": np.array(data_losses, dtype=np.float64)}
             for field, value in values.items():
                 arrays[f"{kind}__{case}__{field}"] = np.asarray(value)
             print(f"{kind:8s}{case:8s} N={N} D={D} C={C} reg={reg}: loss {loss:.6f}")

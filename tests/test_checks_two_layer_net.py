@@ -159,7 +159,9 @@ EXPECTED = {
         "predict_not_implemented": None,
     },
     "TwoLayerNet.loss": {
-        "no_relu": r"loss is wrong", "no_b1_in_forward": r"loss is wrong",
+        "no_relu": r"loss is wrong.*and so are the scores.*\nHint: make the TwoLayerNet.scores "
+                   r"check pass first",
+        "no_b1_in_forward": r"loss is wrong.*\nHint: make the TwoLayerNet.scores check pass",
         "loss_not_averaged": r"loss is wrong.*\nHint: your data loss is N times too large",
         "half_reg_loss_only_grads_course": r"reg=0\.05: 0\.5 \* reg .*CS231n's convention\), but "
                                            r"your gradient adds 2 \* reg \* W.*\nHint: pick one "
@@ -182,7 +184,7 @@ EXPECTED = {
         "dscores_not_averaged": r"does not match.*\nHint: the data gradient is N times too large",
     },
     "TwoLayerNet.predict": {
-        "no_relu": r"predict\(X\) is wrong",
+        "no_relu": r"predict\(X\) is wrong.*\nHint: make the TwoLayerNet.scores check pass first",
         "predict_argmax_axis0": r"one value per class.*\nHint: take the argmax over the classes",
         "predict_returns_scores": r"scores, not labels",
         "predict_not_implemented": r"TwoLayerNet.predict still raises NotImplementedError",

@@ -25,6 +25,14 @@ CASES = {
         def collapse_linear(W1, b1, W2, b2):
             return W1.T @ W2.T, W2 @ b1 + b2
     """, r"W3 has shape \(\d+, \d+\), expected(.|\n)*looks transposed"),
+    "collapse_linear/right_einsum": ("""
+        def collapse_linear(W1, b1, W2, b2):
+            return np.einsum("ch,hd->cd", W2, W1), np.einsum("ch,h->c", W2, b1) + b2
+    """, "passed"),
+    "collapse_linear/product_in_the_wrong_order": ("""
+        def collapse_linear(W1, b1, W2, b2):
+            return W1 @ W2, W2 @ b1 + b2
+    """, r"raised ValueError: matmul(.|\n)*Hint: x goes through W1 first, then W2"),
     "collapse_linear/b1_not_through_W2": ("""
         def collapse_linear(W1, b1, W2, b2):
             return W2 @ W1, b2

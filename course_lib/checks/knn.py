@@ -282,7 +282,7 @@ def _pattern_hint(got, expected, wrong):
 def _precision_hint(got, expected, wrong):
     rel = np.abs(got - expected)[wrong] / np.maximum(np.abs(expected[wrong]), 1)
     if rel.max() < 1e-4:
-        return Mistake("float32", "computed in float32 (single precision)",
+        return Mistake("low-precision", "converted to lower precision than float64",
                        "close but only to about 7 digits: the computation lost precision "
                        "somewhere, as float32 (single precision) does. Keep float64 "
                        "throughout")
@@ -421,6 +421,7 @@ HAND_LABELS = {  # k: (right, ties to larger, ties to nearest, k=1, k+1, skip ne
 }
 _TIE_RULE = ("A tied vote goes to the smaller label: np.argmax(np.bincount(closest_y)) does "
              "that (np.argmax returns the first maximum)")
+TIE_RULE = Mistake("tie-rule", "a tied vote not given to the smaller label", _TIE_RULE)
 TIES_LARGER = Mistake("ties-toward-larger-label", "ties broken toward the larger label",
                       "you broke a tied vote toward the larger label. " + _TIE_RULE)
 TIES_NEAREST = Mistake("ties-toward-nearest", "ties broken toward the nearest neighbour",
@@ -513,13 +514,16 @@ def _validated_labels(value, name, num_test, num_train):
     value = materialize(value)
     if type(value) is np.ndarray and value.shape == (num_train,) and num_train != num_test:
         fail(f"{name} has {num_train} entries, one per training image; expected one label per "
-             f"test image ({num_test}).", hint="num_test = dists.shape[0]")
+             f"test image ({num_test}).", hint=Mistake(
+                 "one-label-per-training-image", "one label per training image",
+                 "loop over the test images (the rows): num_test = dists.shape[0]"))
     if type(value) is np.ndarray and value.shape == (num_test,) and value.dtype.kind == "f" \
             and np.all(np.isfinite(value)) and not np.all(value == np.round(value)):
         example = value.flat[int(np.argmax(value != np.round(value)))]
         fail(f"{name} holds fractions (e.g. {fmt(example)}): a label is a class number.",
-             hint="averaging the neighbours' labels is not a vote: count the votes with "
-             "np.bincount and take the label with the most")
+             hint=Mistake("mean-label", MEAN_LABEL.title,
+                          "averaging the neighbours' labels is not a vote: count the votes with "
+                          "np.bincount and take the label with the most"))
     return as_array(value, name, shape=(num_test,), kind="int")
 
 
@@ -604,9 +608,10 @@ def _label_hints(got, expected, y, orders, k):
     }
     if k > 1:
         hints[COUNT_NOT_LABEL] = [int(np.bincount(y[n]).max()) for n in nearest]
-    return next((m for m, pred in hints.items()
-                 if pred is not None and np.array_equal(got, pred)), None) \
-        or _first_rows_hint(got, expected)
+    for mistake, predicted in hints.items():
+        if predicted is not None and np.array_equal(got, predicted):
+            return mistake
+    return _first_rows_hint(got, expected)
 
 
 def _check_hand_case(KNearestNeighbor):
@@ -670,7 +675,7 @@ def _(ctx, KNearestNeighbor):
              f"{len(y)} training images with labels 0-9 (some at equal distances): {shown}. "
              + _explain(i, near, int(expected[i]), got[i]).replace(
                  "training images are", "training images are (sorted)"),
-             hint=hint or (_TIE_RULE if k > 1 else None))
+             hint=hint or (TIE_RULE if k > 1 else None))
 
 
 # --------------------------------------------------------------------------- predict
@@ -797,7 +802,9 @@ def _accuracy_table(value):
     if isinstance(value, RemoteHandle) and value._course_type_name() == "dict" or (
             type(value) is dict and not all(type(k) is int for k in value)):
         fail("k_to_accuracies has keys that are not integers: its keys must be the values "
-             "of k.", hint="use the list k_choices as given, or int(k) as the key")
+             "of k.", hint=Mistake("cv-keys-not-k", "k_to_accuracies keyed by something else "
+                                   "than k", "use the list k_choices as given, or int(k) as "
+                                   "the key"))
     table = as_dict(value, "k_to_accuracies")
     missing = [k for k in K_CHOICES if k not in table]
     if missing:
@@ -810,21 +817,30 @@ def _accuracy_table(value):
         if type(raw) not in (list, tuple) and not (type(raw) is np.ndarray and raw.ndim == 1):
             fail(f"k_to_accuracies[{k}] should be a list of {NUM_FOLDS} accuracies (one per "
                  f"fold), but it is {fmt(raw) if type(raw) in (float, int) else type(raw)}.",
-                 hint="append one accuracy per fold: k_to_accuracies[k].append(accuracy)")
+                 hint=Mistake("cv-not-a-list", "one number per k instead of a list of fold "
+                              "accuracies", "append one accuracy per fold: "
+                              "k_to_accuracies[k].append(accuracy)"))
         items = as_list(raw, f"k_to_accuracies[{k}]")
         if len(items) != NUM_FOLDS:
             fail(f"k_to_accuracies[{k}] has {len(items)} accuracies; expected {NUM_FOLDS}, one "
-                 "per fold.", hint="create the list once per k (before the loop over folds) "
-                 "and append once per fold")
+                 "per fold.", hint=Mistake(
+                     "cv-wrong-fold-count", "not one accuracy per fold",
+                     "create the list once per k (before the loop over folds) and append once "
+                     "per fold"))
         for f, item in enumerate(items):
             acc = as_float(item, f"k_to_accuracies[{k}][{f}]")
             if not 0 <= acc <= 1:
                 fail(f"k_to_accuracies[{k}][{f}] is {fmt(acc)}; an accuracy is a fraction "
                      "between 0 and 1.",
-                     hint="no percentages: accuracy = np.mean(y_pred == y_val)"
+                     hint=Mistake("cv-percentages", "accuracies as percentages",
+                                  "no percentages: accuracy = np.mean(y_pred == y_val)")
                      if acc <= 100 else None)
             accs[row, f] = acc
     return accs
+
+
+CV_TEST_SET = Mistake("cv-on-test-set", "cross-validated on the test set",
+                      "never tune on the test set: split X_train (5,000 images) into the folds")
 
 
 def _check_fold_arithmetic(accs):
@@ -832,25 +848,31 @@ def _check_fold_arithmetic(accs):
     if np.all(np.abs(accs * 100 - np.round(accs * 100)) < 1e-6):
         fail("every accuracy is a whole percentage, as if each fold held 100 images: did you "
              "cross-validate on the 500 test images?",
-             hint="never tune on the test set: split X_train (5,000 images) into the folds")
+             hint=CV_TEST_SET)
     fifths = accs * 500
     if np.all(np.abs(fifths - np.round(fifths)) < 1e-6):
         fail("every accuracy is a number of correct predictions out of 500, as if each fold was "
              "validated on the 500 test images.",
-             hint="never tune on the test set: validate on the held-out fold of X_train "
-             "(1,000 images), not on X_test")
+             hint=Mistake("cv-on-test-set", CV_TEST_SET.title,
+                          "never tune on the test set: validate on the held-out fold of "
+                          "X_train (1,000 images), not on X_test"))
     if np.all(accs[0] == 1.0):
         fail("with k = 1 every fold has accuracy 1.0: the images you validated on were also "
              "in the training data (each one is its own nearest neighbour).",
-             hint="train on the four other folds only, then predict the held-out fold")
+             hint=Mistake("cv-trains-on-validation-fold", "validated on images it trained on",
+                          "train on the four other folds only, then predict the held-out "
+                          "fold"))
     if not np.all(np.abs(counts - np.round(counts)) < 1e-6):
         k_row, f = np.argwhere(np.abs(counts - np.round(counts)) >= 1e-6)[0]
-        hint = ("train on 5,000 images split into 5 folds of 1,000 with np.array_split, and "
-                "validate on the held-out fold")
+        hint = Mistake("cv-wrong-folds", "folds not of 1,000 images",
+                       "train on 5,000 images split into 5 folds of 1,000 with "
+                       "np.array_split, and validate on the held-out fold")
         fours = accs * 4 * FOLD_SIZE
         if np.all(np.abs(fours - np.round(fours)) < 1e-6):
-            hint = ("these look like accuracies over 4,000 images: validate on the one "
-                    "held-out fold (1,000 images), train on the other four")
+            hint = Mistake("cv-validated-on-training-folds", "validated on the 4,000 training "
+                           "images of the fold", "these look like accuracies over 4,000 "
+                           "images: validate on the one held-out fold (1,000 images), train on "
+                           "the other four")
         fail(f"k_to_accuracies[{K_CHOICES[k_row]}][{f}] = {accs[k_row, f]!r} is not a number "
              "of correct predictions divided by the fold size 1,000.", hint=hint)
 
@@ -870,7 +892,8 @@ def _(ctx, results):
     if means[K_CHOICES.index(best_k)] < means[top] - 1e-12:
         fail(f"best_k = {best_k} has mean accuracy {means[K_CHOICES.index(best_k)]:.4f} over the "
              f"folds, but k = {K_CHOICES[top]} has {means[top]:.4f}.",
-             hint="choose the k with the highest mean cross-validation accuracy")
+             hint=Mistake("best-k-not-best", "best_k is not the k with the best mean accuracy",
+                          "choose the k with the highest mean cross-validation accuracy"))
     y_train = as_array(results["y_train"], "y_train", shape=(None,), kind="int")
     stored = _stored_cv()
     if labels_fingerprint(y_train) != int(stored["y_train_crc32"]):
@@ -884,6 +907,7 @@ def _(ctx, results):
         fail(f"your fold accuracies for k = {K_CHOICES[row]} are {fmt(accs[row])}; on these "
              f"5,000 training images the prescribed protocol gives {fmt(expected[row])} "
              f"(in some order).",
-             hint="use the raw pixels of the first 5,000 training images, "
-             "np.array_split(X_train, 5) in order, train on four folds and validate on the "
-             "fifth; if the earlier checks fail, fix those first")
+             hint=Mistake("cv-other-protocol", "fold accuracies not those of the prescribed "
+                          "protocol", "use the raw pixels of the first 5,000 training images, "
+                          "np.array_split(X_train, 5) in order, train on four folds and "
+                          "validate on the fifth; if the earlier checks fail, fix those first"))

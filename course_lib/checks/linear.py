@@ -363,17 +363,16 @@ def _reg_convention(fn, W, X, y, reg, context) -> float:
     c_loss, c_grad = which(d_loss, R), which(d_grad, 2 * reg * W)
     where = f"{context}: between reg = {reg:g} and reg = 0"
     if c_loss is None:
-        hints = {NO_REG_LOSS: 0.0, REG_LOSS_TWICE: 2 * R}
-        hint = next((m for m, v in hints.items() if np.isclose(d_loss, v, rtol=1e-6,
-                                                               atol=1e-10)), None)
+        hint = (NO_REG_LOSS if np.isclose(d_loss, 0.0, atol=1e-10) else
+                REG_LOSS_TWICE if np.isclose(d_loss, 2 * R, rtol=1e-6, atol=1e-10) else None)
         fail(f"the loss changed by {fmt(d_loss)} {where}; the regularization term "
              f"reg * np.sum(W * W) is {fmt(R)} (or {fmt(R / 2)} with CS231n's 0.5 * reg).",
              hint=hint)
     if c_grad is None:
-        hints = {NO_REG_GRAD: 0 * W, REG_GRAD_TWICE: 2 * _reg_grad(W, reg, c_loss),
-                 GRADIENT_SIGN: -_reg_grad(W, reg, c_loss)}
-        hint = next((m for m, v in hints.items() if np.allclose(d_grad, v, rtol=1e-6,
-                                                                atol=1e-10)), None)
+        unit = _reg_grad(W, reg, c_loss)
+        hint = (NO_REG_GRAD if np.allclose(d_grad, 0.0, atol=1e-10) else
+                REG_GRAD_TWICE if np.allclose(d_grad, 2 * unit, rtol=1e-6, atol=1e-10) else
+                GRADIENT_SIGN if np.allclose(d_grad, -unit, rtol=1e-6, atol=1e-10) else None)
         i, j = np.unravel_index(int(np.argmax(np.abs(d_grad - _reg_grad(W, reg, c_loss)))),
                                 W.shape)
         fail(f"dW changed by {fmt(d_grad[i, j])} at [{i}, {j}] {where}; with your loss's "
@@ -974,7 +973,9 @@ def _check_batches(ctx, cls):
         hint = (Mistake("wrong-batch-size", "mini-batches of the wrong size",
                         f"they look like averages over {sizes[0]} examples: each batch must "
                         "have batch_size examples") if sizes else
-                "each recorded loss should be the loss of one mini-batch")
+                Mistake("wrong-batch-size", "mini-batches of the wrong size",
+                        "each recorded loss should be the loss of one mini-batch of "
+                        "batch_size examples"))
         fail(f"the losses in loss_history are not averages over batch_size={B} examples "
              f"{context}: got {fmt(hist[:6])}...", hint=hint)
     if len(set(counts(B).tolist())) == 1:

@@ -33,6 +33,16 @@ Vectorized items: ``expect_vectorized(fn, lambda N: (W, X[:N], y[:N], reg), name
 (``count_steps`` counts them where the code runs, in the kernel or the grader's sandbox).
 Every check runs with the global ``np.random`` and ``random`` seeded with its seed (here and
 in the sandbox), so code drawing from them gives the same message every run.
+
+Mistakes: every hint is a ``Mistake(id, title, text)`` (one title per id across modules;
+``tests/test_mistake_ids.py`` proves it). The shared helpers name the generic ones in
+:data:`MISTAKES` themselves: shapes (``flattened``, ``reduced-axis``, ``transposed``,
+``extra-axis``, else ``wrong-shape``), types (``not-ndarray`` for np.matrix and other
+array-likes, ``low-precision``, ``non-finite``, ``wrong-count``, ``wrong-type``), values
+(``all-zeros``, ``sign-flip``, ``times-N`` / ``over-N`` when given ``n=``, ``times-2`` /
+``half`` on arrays only, else ``wrong-value`` / ``wrong-gradient``), ``changed-input``
+(:class:`ChangedInput`), ``no-response`` (:func:`expect_responds`: the output does not
+move when its input moves). ``COURSE_STRICT_HINTS=1`` makes a hint without an id an error.
 """
 
 import importlib

@@ -70,6 +70,7 @@ _TITLES = {
     "sum-of-pieces": "pieces added instead of maxed",
     "bias-missing": "a bias missing",
     "max-wrong-axis": "max taken over the wrong axis",
+    "applied-twice": "activation applied again to the cached output",
     "nan-at-zero": "nan, inf or division by zero where an input is exactly 0",
     "outside-subgradient": "gradient at the kink x = 0 outside the one-sided derivatives",
 }
@@ -332,6 +333,9 @@ def _(ctx, sigmoid_forward, sigmoid_backward):
                 dout * s,
             _m("wrong-local-gradient", "the local gradient is out * (1 - out), not 1 - out"):
                 dout * (1 - s),
+            _m("applied-twice", "the cache already holds out = sigmoid(x): you took the "
+               "sigmoid of it again before using it as out"):
+                dout * _logistic(s) * (1 - _logistic(s)),
         })
     # Exact zeros (no kink there: the local gradient is 0.25) and saturated units, whose
     # local gradient must come out as (almost exactly) 0, not nan.
@@ -390,6 +394,8 @@ def _(ctx, tanh_forward, tanh_backward):
                 dout * (1 - t),
             _m("wrong-local-gradient", "out * (1 - out) is the sigmoid's local gradient; "
                "tanh's is 1 - out**2"): dout * t * (1 - t),
+            _m("applied-twice", "the cache already holds out = tanh(x): you took tanh of it "
+               "again (1 - tanh(out)**2) instead of 1 - out**2"): dout * (1 - np.tanh(t)**2),
         })
     _kink_case(ctx, tanh_forward, tanh_backward, "tanh_forward", smooth=True)
     _saturated_dx(ctx, tanh_forward, tanh_backward, "tanh_forward", hint=_TANH_UNSTABLE)
@@ -461,6 +467,8 @@ def _(ctx, leaky_relu_forward, leaky_relu_backward):
                 dout * np.where(x > 0, 1.0, 0.01) if slope != 0.01 else None,
             _m("dout-missing", "dx must be dout times the local gradient (1 or slope), "
                "not the local gradient alone"): np.where(x > 0, 1.0, slope),
+            _m("dout-missing", "the negative side must pass slope * dout, not slope "
+               "alone"): np.where(x > 0, dout, slope),
             _m("mask-from-dout", "the mask must come from the forward input x, not from "
                "dout"): dout * np.where(dout > 0, 1.0, slope),
             _m("slope-wrong-side", "slope belongs on the negative side (x <= 0); x > 0 "
@@ -561,6 +569,8 @@ def _(ctx, prelu_forward, prelu_backward):
                "backward pass"): dout * (x > 0),
             _m("dout-missing", "dx must be dout times the local gradient (1 or alpha), not "
                "the local gradient alone"): np.where(x > 0, 1.0, alpha * np.ones_like(x)),
+            _m("dout-missing", "the negative side must pass alpha * dout, not alpha alone"):
+                np.where(x > 0, dout, alpha * np.ones_like(x)),
             _m("slope-wrong-side", "alpha belongs on the negative side; x > 0 passes dout "
                "unchanged"): dout * np.where(x > 0, alpha, 1.0),
         })
@@ -654,6 +664,8 @@ def _(ctx, elu_forward, elu_backward):
                 dout,
             _m("dout-missing", "dx must be dout times the local gradient, not the local "
                "gradient alone"): np.where(pos, 1.0, alpha * ex),
+            _m("dout-missing", "for x < 0, dx is dout * alpha * exp(x): the factor dout is "
+               "missing there"): np.where(pos, dout, alpha * ex),
         }, sides="the exponential piece's derivative alpha * exp(x)")
     _kink_case(ctx, elu_forward, elu_backward, "elu_forward", params=(0.5,),
                names=("x", "alpha"), lo=0.5, hi=1.0,

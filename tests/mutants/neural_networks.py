@@ -105,6 +105,9 @@ MUTANTS = [
            old=_SIG_DX, new="    dx = dout * out * (out - 1.0)\n", words=(SIGN,),
            mistake="sign-flip"),
     # ------------------------------------------------------------ tanh
+    Mutant("sigmoid_backward", "sigmoid-of-cache", "sigmoid-backward-solution",
+           old=_SIG_DX, new="    s = 1.0 / (1.0 + np.exp(-out))\n    dx = dout * s * (1.0 - s)\n",
+           words=(r"again",), mistake="applied-twice"),
     Mutant("tanh_forward", "sigmoid-instead", "tanh-forward-solution",
            old="out = np.tanh(x)", new="out = 1.0 / (1.0 + np.exp(-x))", words=(r"sigmoid",),
            mistake="other-activation"),
@@ -134,6 +137,9 @@ MUTANTS = [
            old=_TANH_DX, new=_in_place("1.0 - out**2"), words=(IN_PLACE,),
            mistake="changed-input"),
     # ------------------------------------------------------------ ReLU
+    Mutant("tanh_backward", "tanh-of-cache", "tanh-backward-solution",
+           old=_TANH_DX, new="    dx = dout * (1.0 - np.tanh(out)**2)\n", words=(r"again",),
+           mistake="applied-twice"),
     Mutant("relu_forward", "min", "relu-forward-solution",
            old="out = np.maximum(0, x)", new="out = np.minimum(0, x)", words=(r"min\(0, x\)",),
            mistake="min-instead-of-max"),
@@ -193,6 +199,9 @@ MUTANTS = [
            old=_LEAKY_DX, new="    dout[x <= 0] *= slope\n    dx = dout\n", words=(IN_PLACE,),
            mistake="changed-input"),
     # ------------------------------------------------------------ PReLU
+    Mutant("leaky_relu_backward", "dout-only-on-positive-side", "leaky-relu-backward-solution",
+           old=_LEAKY_DX, new="    dx = dout * (x > 0) + slope * (x <= 0)\n",
+           words=(r"slope \* dout",), mistake="dout-missing"),
     Mutant("prelu_forward", "plain-relu", "prelu-forward-solution",
            old="np.where(x > 0, x, alpha * x)", new="np.where(x > 0, x, 0 * x)",
            words=(r"plain ReLU",), mistake="plain-relu"),
@@ -225,6 +234,9 @@ MUTANTS = [
            old=_PRELU_DX, new="    dout[negative] *= np.broadcast_to(alpha, dout.shape)[negative]\n"
                               "    dx = dout\n", words=(IN_PLACE,), mistake="changed-input"),
     # ------------------------------------------------------------ ELU
+    Mutant("prelu_backward", "dout-only-on-positive-side", "prelu-backward-solution",
+           old=_PRELU_DX, new="    dx = np.where(negative, alpha, dout)\n",
+           words=(r"alpha \* dout",), mistake="dout-missing"),
     Mutant("elu_forward", "masks-give-nan", "elu-forward-solution",
            old=_ELU_OUT, new="    out = (x > 0) * x + (x <= 0) * alpha * (np.exp(x) - 1)\n",
            words=(r"stable",), mistake="unstable"),
@@ -256,6 +268,9 @@ MUTANTS = [
     Mutant("elu_backward", "changes-dout", "elu-backward-solution",
            old=_ELU_DX, new=_in_place("np.where(x > 0, 1.0, out + alpha)"),
            words=(IN_PLACE,), mistake="changed-input"),
+    Mutant("elu_backward", "dout-only-on-positive-side", "elu-backward-solution",
+           old=_ELU_DX, new="    dx = np.where(x > 0, dout, out + alpha)\n",
+           words=(r"factor dout",), mistake="dout-missing"),
     # ------------------------------------------------------------ Maxout
     Mutant("maxout_forward", "min", "maxout-forward-solution",
            old="out = np.maximum(z1, z2)", new="out = np.minimum(z1, z2)", words=(r"min",),

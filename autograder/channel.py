@@ -24,6 +24,7 @@ import traceback
 
 import numpy as np
 
+from course_lib.checks._core import StudentCodeError
 from course_lib.checks._student import (
     RemoteHandle,
     not_implemented,
@@ -187,6 +188,11 @@ def _error_payload(exc: BaseException) -> dict:
     return {"type": type(exc).__name__[:100], "message": message, "tb": "\n".join(lines)}
 
 
+class _Undefined(Exception):
+    """A name the grader asked for is not in the notebook's namespace (not student code's
+    own NameError: that one arrives as the student's error)."""
+
+
 class ObjectServer:
     """Answers the grader's requests against a namespace (the notebook's globals).
 
@@ -216,7 +222,7 @@ class ObjectServer:
         if "global" in root:
             name = root["global"]
             if name not in self.namespace:
-                raise NameError(f"name {name!r} is not defined: run the cell that defines it")
+                raise _Undefined(name)
             obj = self.namespace[name]
         else:
             obj = self.handles[int(root["handle"])]
@@ -287,6 +293,8 @@ class ObjectServer:
             raise ChannelError(f"unknown op {op!r}")
         except ChannelError as exc:
             return pack({"channel_error": str(exc)}, [])
+        except _Undefined as exc:
+            return pack({"undefined": str(exc.args[0])[:200]}, [])
         except Exception as exc:  # the student's code failed: report it, keep serving
             return pack({"error": _error_payload(exc)}, [])
 
@@ -320,6 +328,12 @@ class Client:
         reply, reply_buffers = unpack(self.transport.request(pack(message, buffers)))
         if "channel_error" in reply:
             raise ChannelError(str(reply["channel_error"])[:500])
+        if "undefined" in reply:
+            name = str(reply["undefined"])[:200]
+            raise StudentCodeError(
+                f"name {name!r} is not defined in the notebook: the cell that defines it is "
+                "missing, renamed, or stopped before defining it (an error above it?).",
+                mistake="not-defined")
         if "error" in reply:
             err = reply["error"]
             kind, msg, tb = (str(err.get(k, ""))[:2000] for k in ("type", "message", "tb"))

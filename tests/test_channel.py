@@ -211,3 +211,15 @@ def test_an_input_changed_in_place_is_named_by_the_remote_parameter_name():
     c = _client("def backward(dout, cache):\n    dout *= 2\n    return dout\n")
     with pytest.raises(ChangedInput, match=r"changed its input dout in place.*dout\.copy\(\)"):
         call(c.ref("backward"), np.ones(3), None)
+
+
+def test_a_name_missing_from_the_notebook_is_not_the_students_own_name_error():
+    c = _client("def typo(x):\n    return lables\n")
+    with pytest.raises(StudentCodeError) as missing:
+        c.ref("missing")(1)
+    assert missing.value.mistake == "not-defined" and "is not defined in the notebook" in str(
+        missing.value)
+    with pytest.raises(StudentCodeError) as typo:
+        c.ref("typo")(1)
+    assert typo.value.mistake == "raised-error"
+    assert "typo raised NameError: name 'lables' is not defined" in str(typo.value)

@@ -50,6 +50,7 @@ MISTAKES: dict[str, str] = {
     "not-a-scalar": "an array where a single number is due",
     "missing-keys": "missing keys in a returned dict",
     "missing-attribute": "an attribute the instructions ask for is missing",
+    "not-defined": "a graded name is not defined in the notebook",
     "no-response": "output does not change with its input (cached or hard-coded)",
     "python-loop": "a Python loop in code that should be vectorized",
     "calls-loop-version": "the vectorized version calls a looping function",

@@ -622,3 +622,79 @@ def test_stored_cross_validation_results_are_plausible(shipped_labels):
     accs = stored["fold_accuracies"]
     assert tuple(stored["k_choices"]) == knn_checks.K_CHOICES and accs.shape == (10, 5)
     assert np.allclose(accs * 1000, np.round(accs * 1000)) and 0.2 < accs.mean() < 0.35
+
+
+# --------------------------------------------------------------------------- CS231n's own code
+
+# k_nearest_neighbor.py as students fill in CS231n's assignment-1 starter (signatures, float
+# labels, the ValueError for num_loops, np.bincount(...).argmax() for the vote).
+CS231N_STARTER = """
+import numpy as np
+
+class KNearestNeighbor(object):
+    def __init__(self):
+        pass
+
+    def train(self, X, y):
+        self.X_train = X
+        self.y_train = y
+
+    def predict(self, X, k=1, num_loops=0):
+        if num_loops == 0:
+            dists = self.compute_distances_no_loops(X)
+        elif num_loops == 1:
+            dists = self.compute_distances_one_loop(X)
+        elif num_loops == 2:
+            dists = self.compute_distances_two_loops(X)
+        else:
+            raise ValueError('Invalid value %d for num_loops' % num_loops)
+        return self.predict_labels(dists, k=k)
+
+    def compute_distances_two_loops(self, X):
+        num_test = X.shape[0]
+        num_train = self.X_train.shape[0]
+        dists = np.zeros((num_test, num_train))
+        for i in range(num_test):
+            for j in range(num_train):
+                dists[i, j] = np.sqrt(np.sum(np.square(self.X_train[j, :] - X[i, :])))
+        return dists
+
+    def compute_distances_one_loop(self, X):
+        num_test = X.shape[0]
+        num_train = self.X_train.shape[0]
+        dists = np.zeros((num_test, num_train))
+        for i in range(num_test):
+            dists[i, :] = np.sqrt(np.sum(np.square(self.X_train - X[i, :]), axis=1))
+        return dists
+
+    def compute_distances_no_loops(self, X):
+        num_test = X.shape[0]
+        num_train = self.X_train.shape[0]
+        dists = np.zeros((num_test, num_train))
+        dists = np.sqrt(-2 * np.dot(X, self.X_train.T) + np.sum(np.square(self.X_train), axis=1)
+                        + np.transpose([np.sum(np.square(X), axis=1)]))
+        return dists
+
+    def predict_labels(self, dists, k=1):
+        num_test = dists.shape[0]
+        y_pred = np.zeros(num_test)
+        for i in range(num_test):
+            closest_y = []
+            closest_y = self.y_train[np.argsort(dists[i])[:k]]
+            y_pred[i] = np.bincount(closest_y).argmax()
+        return y_pred
+"""
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered in sqrt:RuntimeWarning")
+@pytest.mark.parametrize("mode", ["direct", "channel"])
+def test_cs231n_starter_code_passes_unchanged(mode):
+    namespace = {"__name__": "__main__"}
+    exec(CS231N_STARTER, namespace)
+    cls = namespace["KNearestNeighbor"]
+    if mode == "channel":
+        cls = Client(Loopback(ObjectServer(namespace))).ref("KNearestNeighbor")
+    for item in CHECK_OF.values():
+        for hidden, seed in ((False, None), (True, 1)):
+            outcome = CHECKS[item].evaluate(cls, hidden=hidden, seed=seed)
+            assert outcome.passed, (item, outcome.message)

@@ -547,3 +547,197 @@ def test_predict_check(impl, mode):
     for hidden in (False, True):
         _assert_outcome(CHECKS["LinearClassifier.predict"].evaluate(klass, hidden=hidden),
                         status, pattern)
+
+
+# --------------------------------------------------------------------------- CS231n's own code
+
+# Written the way students fill in CS231n's assignment-1 starter files (linear_svm.py,
+# softmax.py, linear_classifier.py), with the 0.5 * reg * np.sum(W * W) convention of the
+# 2016-2019 starters and a gradient that matches it (reg * W).
+CS231N_STARTER = """
+import numpy as np
+
+def svm_loss_naive(W, X, y, reg):
+    dW = np.zeros(W.shape) # initialize the gradient as zero
+    num_classes = W.shape[1]
+    num_train = X.shape[0]
+    loss = 0.0
+    for i in range(num_train):
+        scores = X[i].dot(W)
+        correct_class_score = scores[y[i]]
+        for j in range(num_classes):
+            if j == y[i]:
+                continue
+            margin = scores[j] - correct_class_score + 1 # note delta = 1
+            if margin > 0:
+                loss += margin
+                dW[:, j] += X[i]
+                dW[:, y[i]] -= X[i]
+    loss /= num_train
+    dW /= num_train
+    loss += 0.5 * reg * np.sum(W * W)
+    dW += reg * W
+    return loss, dW
+
+def svm_loss_vectorized(W, X, y, reg):
+    loss = 0.0
+    dW = np.zeros(W.shape) # initialize the gradient as zero
+    num_train = X.shape[0]
+    scores = X.dot(W)
+    correct_class_scores = scores[np.arange(num_train), y].reshape(-1, 1)
+    margins = np.maximum(0, scores - correct_class_scores + 1)
+    margins[np.arange(num_train), y] = 0
+    loss = np.sum(margins) / num_train + 0.5 * reg * np.sum(W * W)
+    binary = margins
+    binary[margins > 0] = 1
+    row_sum = np.sum(binary, axis=1)
+    binary[np.arange(num_train), y] = -row_sum.T
+    dW = np.dot(X.T, binary) / num_train + reg * W
+    return loss, dW
+
+def softmax_loss_naive(W, X, y, reg):
+    loss = 0.0
+    dW = np.zeros_like(W)
+    num_train, num_classes = X.shape[0], W.shape[1]
+    for i in range(num_train):
+        scores = X[i].dot(W)
+        scores -= np.max(scores)
+        p = np.exp(scores) / np.sum(np.exp(scores))
+        loss += -np.log(p[y[i]])
+        for j in range(num_classes):
+            dW[:, j] += (p[j] - (j == y[i])) * X[i]
+    loss = loss / num_train + 0.5 * reg * np.sum(W * W)
+    dW = dW / num_train + reg * W
+    return loss, dW
+
+def softmax_loss_vectorized(W, X, y, reg):
+    num_train = X.shape[0]
+    scores = X.dot(W)
+    scores -= np.max(scores, axis=1, keepdims=True)
+    probs = np.exp(scores) / np.sum(np.exp(scores), axis=1, keepdims=True)
+    loss = np.sum(-np.log(probs[np.arange(num_train), y])) / num_train
+    loss += 0.5 * reg * np.sum(W * W)
+    dscores = probs.copy()
+    dscores[np.arange(num_train), y] -= 1
+    dW = X.T.dot(dscores) / num_train + reg * W
+    return loss, dW
+
+class LinearClassifier(object):
+    def __init__(self):
+        self.W = None
+
+    def train(self, X, y, learning_rate=1e-3, reg=1e-5, num_iters=100,
+              batch_size=200, verbose=False):
+        num_train, dim = X.shape
+        num_classes = np.max(y) + 1 # assume y takes values 0...K-1 where K is number of classes
+        if self.W is None:
+            # lazily initialize W
+            self.W = 0.001 * np.random.randn(dim, num_classes)
+        loss_history = []
+        for it in range(num_iters):
+            X_batch = None
+            y_batch = None
+            batch_indices = np.random.choice(num_train, batch_size)
+            X_batch = X[batch_indices]
+            y_batch = y[batch_indices]
+            loss, grad = self.loss(X_batch, y_batch, reg)
+            loss_history.append(loss)
+            self.W += -learning_rate * grad
+            if verbose and it % 100 == 0:
+                print('iteration %d / %d: loss %f' % (it, num_iters, loss))
+        return loss_history
+
+    def predict(self, X):
+        y_pred = np.zeros(X.shape[0])
+        y_pred = np.argmax(X.dot(self.W), axis=1)
+        return y_pred
+
+    def loss(self, X_batch, y_batch, reg):
+        pass
+
+class LinearSVM(LinearClassifier):
+    def loss(self, X_batch, y_batch, reg):
+        return svm_loss_vectorized(self.W, X_batch, y_batch, reg)
+
+class Softmax(LinearClassifier):
+    def loss(self, X_batch, y_batch, reg):
+        return softmax_loss_vectorized(self.W, X_batch, y_batch, reg)
+"""
+
+CS231N_CALLS = [
+    ("svm_loss_naive", ["svm_loss_naive"]),
+    ("svm_loss_vectorized", ["svm_loss_vectorized"]),
+    ("svm_naive_vs_vectorized", ["svm_loss_naive", "svm_loss_vectorized"]),
+    ("softmax_loss_naive", ["softmax_loss_naive"]),
+    ("softmax_loss_vectorized", ["softmax_loss_vectorized"]),
+    ("softmax_naive_vs_vectorized", ["softmax_loss_naive", "softmax_loss_vectorized"]),
+    ("LinearClassifier.train", ["LinearSVM"]),
+    ("LinearClassifier.train", ["Softmax"]),
+    ("LinearClassifier.predict", ["LinearClassifier"]),
+]
+
+
+def _starter_objects(source, names, mode):
+    namespace = {"__name__": "__main__"}
+    exec(textwrap.dedent(source), namespace)
+    if mode == "direct":
+        return [namespace[n] for n in names]
+    client = Client(Loopback(ObjectServer(namespace)))
+    return [client.ref(n) for n in names]
+
+
+@pytest.mark.parametrize("mode", ["direct", "channel"])
+def test_cs231n_starter_code_with_half_reg_passes_unchanged(mode):
+    """CS231n's signatures (loss(X_batch, y_batch, reg), train(X, y, learning_rate, reg,
+    num_iters, batch_size, verbose) with a lazily created self.W) and its 0.5 * reg
+    convention, loss and gradient agreeing: every check of notebook 02 passes."""
+    for item, names in CS231N_CALLS:
+        objs = _starter_objects(CS231N_STARTER, names, mode)
+        for hidden, seed in ((False, None), (True, 1)):
+            outcome = CHECKS[item].evaluate(*objs, hidden=hidden, seed=seed)
+            assert outcome.passed, (item, names, outcome.message)
+
+
+@pytest.mark.parametrize("mode", ["direct", "channel"])
+def test_a_right_train_passes_whatever_its_loss_computes(mode):
+    """One bug costs one item: train is measured step by step against the class's own loss,
+    so a wrong loss function (no 1/N in the gradient, no regularization gradient, no reg in
+    the loss) fails its own check and leaves train's alone."""
+    wrong_loss = CS231N_STARTER.replace("dW = np.dot(X.T, binary) / num_train + reg * W",
+                                        "dW = np.dot(X.T, binary)").replace(
+        "loss = np.sum(margins) / num_train + 0.5 * reg * np.sum(W * W)",
+        "loss = np.sum(margins) / num_train")
+    assert wrong_loss != CS231N_STARTER
+    svm_vec, svm_cls = _starter_objects(wrong_loss, ["svm_loss_vectorized", "LinearSVM"], mode)
+    assert not CHECKS["svm_loss_vectorized"].evaluate(svm_vec).passed
+    for hidden, seed in ((False, None), (True, 1), (True, 2)):
+        outcome = CHECKS["LinearClassifier.train"].evaluate(svm_cls, hidden=hidden, seed=seed)
+        assert outcome.passed, outcome.message
+
+
+@pytest.mark.parametrize("mode", ["direct", "channel"])
+def test_train_names_momentum_and_a_broken_loss(mode):
+    momentum = CS231N_STARTER.replace(
+        "            self.W += -learning_rate * grad\n",
+        "            self.v = 0.9 * getattr(self, 'v', 0) - learning_rate * grad\n"
+        "            self.W += self.v\n")
+    (cls,) = _starter_objects(momentum, ["LinearSVM"], mode)
+    outcome = CHECKS["LinearClassifier.train"].evaluate(cls)
+    assert outcome.mistake == "LinearClassifier.train/sgd-momentum", outcome.message
+    broken = CS231N_STARTER.replace("    return loss, dW\n\ndef softmax_loss_naive",
+                                    "    return loss, dW[:, :-1]\n\ndef softmax_loss_naive")
+    (cls,) = _starter_objects(broken, ["LinearSVM"], mode)
+    outcome = CHECKS["LinearClassifier.train"].evaluate(cls)
+    assert outcome.mistake == "LinearClassifier.train/fix-loss-first", outcome.message
+    assert re.search(r"train against your own LinearSVM.loss, which does not work yet",
+                     outcome.message), outcome.message
+
+
+@pytest.mark.parametrize("mode", ["direct", "channel"])
+def test_a_matrix_gradient_gets_the_one_line_fix(mode):
+    source = CS231N_STARTER.replace("    dW = X.T.dot(dscores) / num_train + reg * W\n",
+                                    "    dW = np.matrix(X.T.dot(dscores) / num_train + reg * W)\n")
+    (fn,) = _starter_objects(source, ["softmax_loss_vectorized"], mode)
+    outcome = CHECKS["softmax_loss_vectorized"].evaluate(fn)
+    assert re.search(r"dW should be a plain numpy array, but it is a .*matrix.*np\.asarray",
+                     outcome.message, re.S), outcome.message

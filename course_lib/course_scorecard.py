@@ -101,8 +101,13 @@ def memory_limit_mb() -> int:
 @contextlib.contextmanager
 def _process_slot(progress: bool):
     """One of :func:`max_processes` slots (a lock file per slot, released when its holder
-    ends, however it ends); waits while all are taken."""
-    import fcntl
+    ends, however it ends); waits while all are taken. Where there are no file locks
+    (Windows), each caller still runs one scoring process at a time."""
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
 
     folder = Path(tempfile.gettempdir()) / f"course-scorecard-{os.getuid()}"
     folder.mkdir(mode=0o700, exist_ok=True)
@@ -128,14 +133,19 @@ def _process_slot(progress: bool):
         time.sleep(1)
 
 
-def _limit_memory(mb: int) -> None:
-    import resource
+def _limit_memory(mb: int) -> str:
+    """Limit this process's address space; "" if done, else why not (macOS, Windows)."""
+    try:
+        import resource
 
-    limit = mb * 2**20
-    _, hard = resource.getrlimit(resource.RLIMIT_AS)
-    if hard != resource.RLIM_INFINITY:
-        limit = min(limit, hard)
-    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+        limit = mb * 2**20
+        _, hard = resource.getrlimit(resource.RLIMIT_AS)
+        if hard != resource.RLIM_INFINITY:
+            limit = min(limit, hard)
+        resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+    except (ImportError, AttributeError, ValueError, OSError) as exc:
+        return f"no memory limit on this system ({type(exc).__name__}: {exc})"
+    return ""
 
 
 def _source(cell: dict) -> str:
@@ -179,11 +189,13 @@ def _score_here(path: Path, memory_mb: int) -> Scorecard:
     notebook, score it; what was refused or ran out of memory becomes the card's notes."""
     _sc._in_scoring_run = True
     os.environ.setdefault(SCORING_ENV, path.name)
-    _limit_memory(memory_mb)
+    unlimited = _limit_memory(memory_mb)
     errors: list = []
     namespace = run_saved_notebook(path, errors)
     card = score_notebook(path.stem, namespace, written_answers(path))
     card.notes += list(dict.fromkeys(_sc.REFUSALS))
+    if unlimited:
+        card.notes.append(unlimited)
     if any(isinstance(e, MemoryError) for e in errors):
         card.notes.append(f"a cell ran out of the scorer's memory limit ({memory_mb:,} MB) "
                           "and stopped; the checks ran on what the other cells made")

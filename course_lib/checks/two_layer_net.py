@@ -716,7 +716,7 @@ def _check_sampling(ctx, TwoLayerNet):
     net.method("train", "train(...), minibatch SGD")
     pure = [net.loss(case.X, np.full(batch_size, c), 0.0)[0] for c in range(C)]
     low, mid, high = (int(c) for c in np.argsort(pure))
-    if pure[high] - pure[mid] < 1e-6 * max(1.0, abs(pure[high])):
+    if min(pure[high] - pure[mid], pure[mid] - pure[low]) < 1e-6 * max(1.0, abs(pure[high])):
         return  # the student's loss cannot tell the labels apart: nothing to see here
     X = np.tile(x0, (n, 1))
     y = np.array([(low, mid)[i % 2] for i in range(n // 2)] + [high] * (n // 2))
@@ -731,7 +731,11 @@ def _check_sampling(ctx, TwoLayerNet):
              hint=Mistake("fixed-batch", "the same minibatch every step",
                           "draw a new random minibatch each step: idx = np.random.choice("
                           "num_train, batch_size); X_batch = X[idx]"))
-    first_half_only = history <= max(pure[low], pure[mid]) + tol
+    # A batch of first-half rows only has a loss on the lattice (k low + (b - k) mid) / b; a
+    # second-half row moves it off by a multiple of the (irrational) gap to the high loss.
+    k = np.arange(batch_size + 1)
+    lattice = (k * pure[low] + (batch_size - k) * pure[mid]) / batch_size
+    first_half_only = np.min(np.abs(history[:, None] - lattice[None, :]), axis=1) <= tol
     if first_half_only.all():
         fail(f"no minibatch held a single example from the second half of X {where}.",
              hint=Mistake("batch-from-prefix", "minibatches drawn from part of X only",

@@ -564,7 +564,7 @@ def _designed_votes(rng, k, pool, tie):
             counts[int(lab)] = take = min(cap, rest, len(pool[int(lab)]))
             rest -= take
         if rest == 0 and all(c <= len(pool[lab]) for lab, c in counts.items()):
-            chosen = [rng.choice(pool[lab], c, replace=False) for lab, c in counts.items() if c]
+            chosen = [rng.permutation(pool[lab])[:c] for lab, c in counts.items() if c]
             return rng.permutation(np.concatenate(chosen)), winner
     raise RuntimeError("could not design a vote")  # a bug in the check, not the student's
 
@@ -582,7 +582,8 @@ def _designed_case(rng, num_test, k, num_labels=10):
         nearest, expected[i] = _designed_votes(rng, k, pool, tie=bool(rng.integers(2)))
         near = np.sort(rng.integers(2, 10, size=k) * 0.5)  # repeats = duplicate points
         far = rng.integers(12, 40, size=len(y) - k) * 0.5
-        others = np.setdiff1d(np.arange(len(y)), nearest)
+        others = np.ones(len(y), dtype=bool)
+        others[nearest] = False
         dists[i, nearest] = near
         dists[i, others] = far
         neighbours.append(nearest)
@@ -748,10 +749,12 @@ def _(ctx, KNearestNeighbor):
     for X_train, y_train, X, expected in cases:
         knn = _trained(KNearestNeighbor, X_train, y_train)
         predict = get_attr(knn, "predict")
-        # The two-loop version is slow in Python: larger cases run it once, the largest not.
+        # The two-loop version is slow in Python: the public 40-image case runs it once, the
+        # larger grading cases leave it to the small ones.
         choices = [(loops, k) for loops in (0, 1, 2) for k in (1, 3, 2)]
         if len(X) > 12:
-            choices = [(loops, k) for loops, k in choices if loops < 2 or k == 3 and len(X) <= 40]
+            choices = [(loops, k) for loops, k in choices
+                       if loops < 2 or k == 3 and not ctx.hidden]
         runs = [((), {}, 1, 0, "predict(X)")] + [
             ((), {"k": k, "num_loops": loops}, k, loops, f"predict(X, k={k}, num_loops={loops})")
             for loops, k in choices]

@@ -111,7 +111,8 @@ def regularization_explorer(train, X, y, *, X_val=None, y_val=None, reg: float =
         text = f"train accuracy {_accuracy(predict, X, y):.2f}"
         if X_val is not None:
             text += f", validation accuracy {_accuracy(predict, X_val, y_val):.2f}"
-        status.value = f"{text} &nbsp; <small>(retrained and redrawn in {seconds:.1f} s)</small>"
+        status.value = (f"{text} &nbsp; <span style='color:#555'>(retrained and redrawn in "
+                        f"{seconds:.1f} s)</span>")
         parts["last_seconds"] = seconds
         parts["runs"] += 1
 

@@ -743,3 +743,19 @@ def test_a_matrix_gradient_gets_the_one_line_fix(mode):
     outcome = CHECKS["softmax_loss_vectorized"].evaluate(fn)
     assert re.search(r"dW should be a plain numpy array, but it is a .*matrix.*np\.asarray",
                      outcome.message, re.S), outcome.message
+
+
+@pytest.mark.parametrize("convention", ["0.5 * reg * sum(W*W), gradient reg * W",
+                                        "reg * sum(W*W), gradient 2 * reg * W"])
+@pytest.mark.parametrize("item", ["svm_loss_naive", "softmax_loss_vectorized"])
+def test_the_loss_check_says_which_convention_it_found(item, convention):
+    from course_lib.checks import Context
+
+    source = CS231N_STARTER
+    if convention.startswith("reg"):  # later years' starter: reg * sum(W*W), 2 * reg * W
+        source = source.replace("0.5 * reg * np.sum(W * W)", "reg * np.sum(W * W)").replace(
+            "reg * W\n", "2 * reg * W\n")
+    (fn,) = _starter_objects(source, [item], "direct")
+    ctx = Context(item, 0, False, np.random.default_rng(0))
+    CHECKS[item].body(ctx, fn)
+    assert convention in ctx.note, ctx.note

@@ -532,6 +532,10 @@ def _loss_body(ctx, fn, kind, vectorized):
     _check_zero_W(fn, kind, ctx.rng, 5, 4, 3)
     s = stored_cases()[kind, "small"]
     c = _reg_convention(fn, s["W"], s["X"], s["y"], s["reg"], "on the stored 'small' case")
+    # A line for the pass message (as in two_layer_net; shown where the framework shows notes)
+    ctx.note = "regularization convention found: " + (
+        "0.5 * reg * sum(W*W), gradient reg * W (CS231n's)" if c == 0.5 else
+        "reg * sum(W*W), gradient 2 * reg * W")
     if kind == "softmax":
         offsets = ctx.rng.uniform(900, 1100, len(s["y"]))
         _check_shifted_scores(fn, kind, s["W"], s["X"], s["y"], offsets,

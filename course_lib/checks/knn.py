@@ -387,6 +387,18 @@ def _(ctx, KNearestNeighbor):
           "L2 distances (num_test, num_train) with one loop over the test images")
 def _(ctx, KNearestNeighbor):
     _distance_check(ctx, KNearestNeighbor, "compute_distances_one_loop")
+    # One loop, over the test images: the Python work must not grow with num_train.
+    X_train, X = _pixels(ctx.rng, 100, 6), _pixels(ctx.rng, 5, 6)
+    knn = _fresh(KNearestNeighbor)
+    train = get_attr(knn, "train")
+
+    def trained_on(n):
+        call(train, X_train[:n].copy(), _labels_for(n, ctx.rng), names=("X", "y"))
+        return (X.copy(),)
+
+    expect_vectorized(get_attr(knn, "compute_distances_one_loop"), trained_on,
+                      "compute_distances_one_loop", over="the training images",
+                      label="KNearestNeighbor.compute_distances_one_loop")
 
 
 @register("KNearestNeighbor.compute_distances_no_loops",

@@ -91,6 +91,9 @@ MUTANTS = [
     _m("compute_distances_one_loop", "sum-over-all", _ONE,
        "dists[i, :] = np.sqrt(np.sum((self.X_train - X[i]) ** 2))",
        (r"axis|every entry|same",)),
+    _m("compute_distances_one_loop", "inner-loop-over-training", _ONE,
+       "for j in range(num_train):\n                dists[i, j] = np.sqrt(np.sum("
+       "(self.X_train[j] - X[i]) ** 2))", (r"loop",), "python-loop"),
     _m("compute_distances_one_loop", "first-32-rows", _ONE_LOOP,
        _ONE_LOOP.replace("range(num_test)", "range(min(num_test, 32))"), (r"32|row",)),
 

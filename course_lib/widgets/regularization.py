@@ -86,7 +86,7 @@ def regularization_explorer(train, X, y, *, X_val=None, y_val=None, reg: float =
     if not lo <= np.log10(reg) <= hi:
         raise ValueError(f"reg={reg} is outside the slider's range 1e{lo:g} .. 1e{hi:g}")
 
-    style = {"description_width": "initial"}
+    style = {"description_width": "110px"}  # one width: the two tracks line up
     layout = widgets.Layout(width="420px")
     reg_slider = widgets.FloatLogSlider(
         value=reg, base=10, min=lo, max=hi, step=0.25, description="regularization λ",

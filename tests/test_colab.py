@@ -348,11 +348,12 @@ def test_blank_version_fails_every_check_with_its_readable_message(colab, nb_id)
                        COURSE_DATA=colab.data)
     colab.timings[f"{nb_id} blank"] = time.perf_counter() - start
     for cell_id, ename, text in nbtools.errors(nb):
-        assert "not implemented yet" in text, f"{cell_id}: {ename}:\n{text}"
+        words = " ".join(text.split())  # the message may be wrapped anywhere
+        assert "not implemented yet" in words, f"{cell_id}: {ename}:\n{text}"
         assert "Traceback" not in text and "course_lib/" not in text \
             and "site-packages" not in text, f"{cell_id}:\n{text}"
     for cell in _check_cells(nb):
-        assert "not implemented yet" in nbtools.cell_text(cell), cell.id
+        assert "not implemented yet" in " ".join(nbtools.cell_text(cell).split()), cell.id
     card = _scorecard(nb)
     assert card.earned == 0 and card.possible > 0
     items = course.graded_items(course.read(course.source_path(nb_id)))

@@ -390,8 +390,9 @@ def _reports(db, specs, where, batch) -> None:
 
 
 def item_rows(db, specs, notebooks) -> tuple[list[GradedRow], list[str], list[str]]:
-    """Every item of every student for ``notebooks``, from the gradebook: autograded points,
-    the points and comments a grader gave in the formgrader, and ``missing`` for what was
+    """Every item of every student for ``notebooks``, from the gradebook: autograded points
+    and the mistake the checks named, the points and comments a grader gave in the
+    formgrader, and ``missing`` for what was
     never submitted. Also the students, and the notebooks that have any submission."""
     stored = [s for s in db.results() if s.notebook in notebooks]
     scores = db.scores()
@@ -404,7 +405,10 @@ def item_rows(db, specs, notebooks) -> tuple[list[GradedRow], list[str], list[st
             spec, got = specs[nb], by_key.get((student, nb))
             if got is None:
                 rows += [GradedRow(student, nb, i["grade_id"], 0.0, i["points"], "missing",
-                                   "not submitted", assignment=nb, kind=i["kind"])
+                                   "not submitted", assignment=nb, kind=i["kind"],
+                                   mistake=(f"{i['grade_id']}/not-attempted"
+                                            if i["kind"] == "auto" else None),
+                                   mistake_title="not attempted" if i["kind"] == "auto" else None)
                          for i in spec.items]
                 continue
             kinds = {i["grade_id"]: i["kind"] for i in spec.items}
@@ -417,7 +421,8 @@ def item_rows(db, specs, notebooks) -> tuple[list[GradedRow], list[str], list[st
                     student, nb, r["item"], points, r["max_points"], r["status"],
                     r["message"], r.get("detail", ""), assignment=got.assignment,
                     kind=kinds.get(r["item"], "auto"), comment=info.get("manual_comment"),
-                    late_penalty=info.get("late_penalty", 0.0)))
+                    late_penalty=info.get("late_penalty", 0.0), mistake=r.get("mistake"),
+                    mistake_title=r.get("mistake_title"), check_seconds=r.get("check_seconds")))
     return rows, students, covered
 
 

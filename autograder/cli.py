@@ -79,7 +79,7 @@ def _export(args) -> int:
     if not _have("nbformat", "nbgrader"):
         return 2
     _fast_start()
-    from . import batch, coursedir, export, mistakes, roster, store
+    from . import batch, coursedir, export, roster, store
     from .grade import load_course
 
     try:
@@ -91,7 +91,6 @@ def _export(args) -> int:
             raise ValueError(f"no assignment named {', '.join(unknown)} in this course")
         with store.Store(course.db_url, course.course_id) as db:
             rows, students, covered = batch.item_rows(db, specs, notebooks)
-            mistakes.attach(rows, db)
         class_list = (roster.Roster.from_csv(args.roster) if args.roster
                       else roster.Roster.from_gradebook(course.db_url))
         notes = export.write(args.format, export.rows_from_graded(rows),

@@ -162,18 +162,6 @@ def collect(db, assignments: list[str] | None = None) -> Report:
     return Report(ranked, len({s.student_id for s in stored}), written)
 
 
-def attach(rows, db) -> None:
-    """Give each report row (``batch.GradedRow``) the mistake id, title and check seconds
-    stored with it, for the exports (``batch.item_rows`` reads only points and messages)."""
-    stored = {(s.student_id, s.notebook, r["item"]): r for s in db.results() for r in s.rows}
-    for row in rows:
-        got = stored.get((row.student_id, row.notebook, row.item))
-        if got is not None and getattr(row, "mistake", None) is None:
-            row.mistake = got.get("mistake")
-            row.mistake_title = got.get("mistake_title")
-            row.check_seconds = got.get("check_seconds")
-
-
 # --------------------------------------------------------------------------- CSV
 
 def _num(x, digits: int = 3) -> str:

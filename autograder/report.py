@@ -4,7 +4,8 @@ All of them are views of the gradebook (nbgrader's, the system of record), rewri
 at the end of every run, so they cover every student graded so far, not only this run's.
 
 * ``grades.csv``: one row per student x notebook x graded item: student_id, notebook, item,
-  points, max_points, status, message. Written answers have status ``manual``: their
+  points, max_points, status, message, mistake (the id of the mistake the checks named,
+  ``<check>/<id>``; see ``course-grade report``). Written answers have status ``manual``: their
   ``points`` are the grader's from nbgrader's formgrader, empty until someone grades them.
 * ``summary.csv``: one row per student: points per notebook (after any late penalty),
   ``total``, ``max_total`` (every point of those notebooks, written answers included),
@@ -22,7 +23,8 @@ from pathlib import Path
 
 from .autograded import replace_atomically
 
-GRADE_FIELDS = ("student_id", "notebook", "item", "points", "max_points", "status", "message")
+GRADE_FIELDS = ("student_id", "notebook", "item", "points", "max_points", "status", "message",
+                "mistake")
 
 
 def _num(x) -> str:
@@ -45,7 +47,8 @@ def _grades_csv(f, rows) -> None:
     writer.writerow(GRADE_FIELDS)
     for r in rows:
         writer.writerow([_cell(r.student_id), r.notebook, r.item, _num(r.points),
-                         _num(r.max_points), r.status, _cell(r.message[:300])])
+                         _num(r.max_points), r.status, _cell(r.message[:300]),
+                         r.mistake or ""])
 
 
 def max_points(spec) -> float:

@@ -56,7 +56,7 @@ def test_gradebook_has_one_row_per_student_notebook_and_item(graded, capsys):
     out = graded["out"]
     with open(out / "grades.csv", newline="") as f:
         assert next(csv.reader(f)) == ["student_id", "notebook", "item", "points",
-                                       "max_points", "status", "message"]
+                                       "max_points", "status", "message", "mistake"]
     rows = _grades(out)
     got = {(r["student_id"], r["notebook"], r["item"]): (r["points"], r["status"]) for r in rows}
     assert len(rows) == len(got) == 4 * (4 + 1)  # 4 students x (4 items in mini + 1 in mini_b)
@@ -279,3 +279,10 @@ def test_demo_grades_its_class_as_it_describes_it(tmp_path, capsys):
     assert all(summary["gus"][i] == summary["ada"][i] for i in ids[2:])  # the intact ones
     statuses = {(r["student_id"], r["status"]) for r in _grades(tmp_path / "grades")}
     assert {("dev", "timeout"), ("fay", "crashed")} <= statuses
+    # the mistake report of the class: where it is, and what the checks named in it
+    assert "Mistake report of 7 students" in printed
+    page = (tmp_path / "grades" / "report.html").read_text()
+    with open(tmp_path / "grades" / "mistakes.csv", newline="") as f:
+        named = {row["mistake"] for row in csv.DictReader(f)}
+    assert any(m.endswith("/timed-out") for m in named), named
+    assert "data:image/png;base64," in page  # the charts are inside the page

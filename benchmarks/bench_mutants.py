@@ -24,7 +24,7 @@ def _first_lines(message: str, n: int = 3) -> str:
 def run() -> list[dict]:
     named, total = defaultdict(int), defaultdict(int)
     misses, passes, seconds = [], [], []
-    for m in mutants.catalogue():
+    for m in mutants.catalogue(extra=True):
         start = time.perf_counter()
         public, hidden = mutants.run(m)
         seconds.append(time.perf_counter() - start)

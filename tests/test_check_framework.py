@@ -633,3 +633,18 @@ def test_a_typo_is_the_students_own_name_error_not_an_unfinished_exercise(capsys
     assert "In the cell that defines predict, replace" in first and "above" not in first
     assert "name 'accuracy' is not defined: an earlier cell stopped because predict" in blamed
     assert "NameError" in typo and "lables" in typo and "earlier cell" not in typo
+
+
+def test_a_check_note_is_shown_on_the_pass_line_and_kept_in_the_outcome(capsys):
+    from course_lib.checks import Check
+
+    def body(ctx, value):
+        if value != 1:
+            fail("value is not 1")
+        ctx.note = "convention found: ones"
+
+    check = Check("noted", body)
+    check(1)
+    assert "noted: passed (convention found: ones)" in capsys.readouterr().out
+    assert check.evaluate(1).note == "convention found: ones"
+    assert check.evaluate(2).note is None

@@ -12,6 +12,13 @@ from tests import mutants
 MUTANTS = mutants.catalogue()
 
 
+@pytest.fixture(autouse=True)
+def strict_hints(monkeypatch):
+    """A hint without a mistake id is a bug of the check here (TypeError), so every hint
+    these runs emit is proven to name its mistake."""
+    monkeypatch.setenv("COURSE_STRICT_HINTS", "1")
+
+
 def test_the_catalogue_covers_every_graded_item_with_at_least_200_mutants():
     covered = {m.item for m in MUTANTS}
     graded = set()
@@ -25,10 +32,9 @@ def test_the_catalogue_covers_every_graded_item_with_at_least_200_mutants():
 
 @pytest.mark.parametrize("nb_id", sorted({m.nb_id for m in MUTANTS}))
 def test_the_unmutated_solutions_pass(nb_id):
-    ns = mutants.namespace(None, nb_id)
     for item in sorted({m.item for m in MUTANTS if m.nb_id == nb_id}):
         probe = next(m for m in MUTANTS if m.item == item)
-        objs = mutants.objects(probe, ns)
+        objs = mutants.objects(probe, mutants.namespace(None, nb_id, item))
         outcome = CHECKS[item].evaluate(*objs)
         assert outcome.passed, outcome.message
         for seed in mutants.HIDDEN_SEEDS:

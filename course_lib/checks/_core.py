@@ -167,6 +167,8 @@ class Context:
     seed: int
     hidden: bool
     rng: np.random.Generator = field(repr=False)
+    #: One line a check may add to its pass line (e.g. which convention it found).
+    note: str | None = None
 
 
 @dataclass
@@ -182,6 +184,8 @@ class Outcome:
     exception: CheckFailed | None = field(default=None, repr=False)
     #: "<item>/<mistake id>" for a failure (None when passed); its title is in MISTAKES.
     mistake: str | None = None
+    #: The check's note on a pass (``ctx.note``), e.g. the regularization convention found.
+    note: str | None = None
 
     @property
     def passed(self) -> bool:
@@ -250,14 +254,16 @@ class Check:
             exc.item, exc.seed, exc.hidden = self.name, seed, hidden
             return Outcome(self.name, exc.status, str(exc), seed, hidden,
                            time.perf_counter() - start, exc, f"{self.name}/{exc.mistake}")
-        return Outcome(self.name, "passed", "passed", seed, hidden, time.perf_counter() - start)
+        return Outcome(self.name, "passed", "passed", seed, hidden, time.perf_counter() - start,
+                       note=ctx.note)
 
     def __call__(self, *objs, seed: int | None = None, hidden: bool = False) -> None:
         outcome = self.evaluate(*objs, seed=seed, hidden=hidden)
         if not outcome.passed:
             raise outcome.exception.with_traceback(None)
         extra = " (grading cases)" if hidden else ""
-        print(f"{GREEN}✔ {self.name}: passed{extra}{RESET}")
+        note = f" ({outcome.note})" if outcome.note else ""
+        print(f"{GREEN}✔ {self.name}: passed{extra}{note}{RESET}")
 
 
 @contextlib.contextmanager

@@ -13,7 +13,10 @@ Each catalogue module here (``knn.py``, ``linear.py``, ...) covers one notebook:
 
 A mutant replaces the text ``old`` (which must occur exactly once in the cell, solution
 markers stripped) by ``new`` in cell ``cell``, runs ``CELLS`` in a fresh namespace and calls
-the check ``item`` with the objects its public check call names in the notebook. It must
+the check ``item`` with the objects its public check call names in the notebook. A module may
+also give ``ITEM_CELLS = {item: (cell ids...)}`` for items whose check needs other cells (the
+data, a slow cell) than ``CELLS``; the unmutated cells before the mutated one are run once per
+notebook and list of cells, and each mutant starts from a copy of that namespace. It must
 fail the public check and every grading run; its public message *names* the mutation when
 every regex in ``words`` matches it (case-insensitive). ``mistake`` (optional) is the id of
 :data:`course_lib.checks.MISTAKES` the failure should carry.
@@ -58,12 +61,13 @@ class Mutant:
 
 
 @cache
-def catalogue() -> tuple[Mutant, ...]:
-    """Every mutant of every catalogue module, in module order."""
+def catalogue(extra: bool = False) -> tuple[Mutant, ...]:
+    """Every mutant of every catalogue module, in module order; ``extra``: also the slow ones
+    a module keeps out of the suite (``EXTRA_MUTANTS``, run by the benchmark)."""
     mutants = []
     for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
         module = importlib.import_module(f"{__name__}.{info.name}")
-        for m in module.MUTANTS:
+        for m in [*module.MUTANTS, *(getattr(module, "EXTRA_MUTANTS", []) if extra else [])]:
             mutants.append(Mutant(**{**m.__dict__, "nb_id": module.NB_ID}))
     keys = [m.key for m in mutants]
     duplicates = {k for k in keys if keys.count(k) > 1}
@@ -72,11 +76,19 @@ def catalogue() -> tuple[Mutant, ...]:
     return tuple(mutants)
 
 
-def cells_of(nb_id: str) -> tuple[str, ...]:
-    module = next(importlib.import_module(f"{__name__}.{i.name}")
-                  for i in pkgutil.iter_modules(__path__)
-                  if importlib.import_module(f"{__name__}.{i.name}").NB_ID == nb_id)
-    return tuple(module.CELLS)
+@cache
+def _module(nb_id: str):
+    for info in pkgutil.iter_modules(__path__):
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        if module.NB_ID == nb_id:
+            return module
+    raise KeyError(f"no mutant catalogue for {nb_id}")
+
+
+def cells_of(nb_id: str, item: str | None = None) -> tuple[str, ...]:
+    """The instructor cells run for ``item``'s mutants (the notebook's ``CELLS`` by default)."""
+    module = _module(nb_id)
+    return tuple(getattr(module, "ITEM_CELLS", {}).get(item, module.CELLS))
 
 
 @cache
@@ -106,16 +118,28 @@ def mutated_source(m: Mutant) -> str:
     return source.replace(m.old, m.new)
 
 
-def namespace(m: Mutant | None, nb_id: str | None = None) -> dict:
-    """The instructor cells of the notebook run with ``m`` applied (``m=None``: unmutated)."""
-    os.environ.setdefault("MPLBACKEND", "Agg")
-    nb_id = m.nb_id if m else nb_id
-    ns = {"__name__": "__main__"}
+def _run_cells(nb_id: str, cell_ids, ns: dict, mutant: Mutant | None = None) -> dict:
     sources = _sources(nb_id)
-    for cell_id in cells_of(nb_id):
-        text = mutated_source(m) if m and cell_id == m.cell else sources[cell_id]
+    for cell_id in cell_ids:
+        text = mutated_source(mutant) if mutant and cell_id == mutant.cell else sources[cell_id]
         exec(compile(text, f"<{nb_id}:{cell_id}>", "exec"), ns)
     return ns
+
+
+@cache
+def _prefix(nb_id: str, cell_ids: tuple[str, ...]) -> dict:
+    """The namespace after the unmutated cells ``cell_ids`` (run once, then copied)."""
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    return _run_cells(nb_id, cell_ids, {"__name__": "__main__"})
+
+
+def namespace(m: Mutant | None, nb_id: str | None = None, item: str | None = None) -> dict:
+    """The instructor cells for ``item`` (or the mutant's item) run with ``m`` applied
+    (``m=None``: unmutated)."""
+    nb_id = m.nb_id if m else nb_id
+    cells = cells_of(nb_id, m.item if m else item)
+    cut = cells.index(m.cell) if m else len(cells)
+    return _run_cells(nb_id, cells[cut:], dict(_prefix(nb_id, cells[:cut])), m)
 
 
 def _value(arg, ns):

@@ -51,6 +51,9 @@ _TITLES = {
     "fixed-slope": "fixed slope 0.01 instead of the slope argument",
     "plain-relu": "negative side set to 0 (plain ReLU)",
     "negatives-kept": "negative inputs passed through unchanged",
+    "negatives-scaled": "negative inputs scaled by a slope instead of set to 0",
+    "times-x": "upstream gradient multiplied by x instead of the mask x > 0",
+    "sign-mask": "np.sign(x) used as the mask (-1 for negative inputs)",
     "alpha-missing": "factor alpha missing",
     "minus-one-missing": "the - 1 of alpha * (exp(x) - 1) missing",
     "exp-sign": "wrong sign inside exp",
@@ -247,13 +250,18 @@ def _(ctx, relu_forward):
     for shape in _shapes(ctx):
         x = _with_zeros(ctx.rng, shape)
         out, _ = _forward(relu_forward, x, "relu_forward")
+        negative = x < 0
+        slope = float(np.median(out[negative] / x[negative])) if negative.any() else 0.0
         expect_close(out, np.where(x > 0, x, 0.0), "out", context=f"for x of shape {shape}",
                      hints={_m("negatives-kept", "negative inputs must become 0, not stay "
                                "negative"): x,
                             _m("negatives-kept", "it is |x|: negative inputs must become 0, "
                                "not their absolute value"): np.abs(x),
                             _m("min-instead-of-max", "it looks like min(0, x) instead of "
-                               "max(0, x)"): np.minimum(0, x)})
+                               "max(0, x)"): np.minimum(0, x),
+                            _m("negatives-scaled", f"negative inputs are multiplied by "
+                               f"{slope:.3g} (a leaky ReLU?): ReLU sets them to 0"):
+                                np.where(x > 0, x, slope * x) if slope else None})
     _responds(relu_forward, _mixed(ctx.rng, (4, 5)), "relu_forward")
 
 
@@ -271,6 +279,10 @@ def _(ctx, relu_forward, relu_backward):
                "x <= 0"): dout * (x <= 0),
             _m("dout-missing", "dx must be dout times the mask, not the mask alone"):
                 (x > 0).astype(float),
+            _m("times-x", "dx is dout * x: ReLU's local gradient is the mask (x > 0), 1 or "
+               "0, not x itself"): dout * x,
+            _m("sign-mask", "np.sign(x) is -1 where x < 0: the mask must be 0 there; use "
+               "(x > 0)"): dout * np.sign(x),
         })
     _kink_case(ctx, relu_forward, relu_backward, "relu_forward")
 

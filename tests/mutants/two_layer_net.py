@@ -86,18 +86,18 @@ MUTANTS = [
     # ------------------------------------------------------------------ relu_forward
     # (notebook 04's catalogue has the min, abs, in-place and cached ReLUs)
     Mutant("relu_forward", "leaky", RF, "out = np.maximum(0, x)", "out = np.maximum(0.01 * x, x)",
-           words=(r"negative|max\(0, x\)",)),
+           words=(r"negative", r"leaky|slope"), mistake="negatives-scaled"),
     Mutant("relu_forward", "identity", RF, "out = np.maximum(0, x)", "out = x.copy()",
-           words=(r"negative",)),
+           words=(r"negative",), mistake="negatives-kept"),
     Mutant("relu_forward", "in-place-out", RF, "out = np.maximum(0, x)",
            "out = np.maximum(0, x, out=x)", words=CHANGED, mistake="changed-input"),
     # ------------------------------------------------------------------ relu_backward
     Mutant("relu_backward", "times-x", RB, "dx = dout * (x > 0)", "dx = dout * x",
-           words=(r"mask|x > 0",)),
+           words=(r"mask|x > 0",), mistake="times-x"),
     Mutant("relu_backward", "relu-of-dout", RB, "dx = dout * (x > 0)",
            "dx = np.maximum(0, dout)", words=(r"mask", r"x > 0|forward input")),
     Mutant("relu_backward", "sign-mask", RB, "dx = dout * (x > 0)", "dx = dout * np.sign(x)",
-           words=(r"mask|x > 0",)),
+           words=(r"np.sign", r"x > 0"), mistake="sign-mask"),
     # ------------------------------------------------------------------ softmax_loss
     Mutant("softmax_loss", "no-max-shift", SM, "shifted = x - x.max(axis=1, keepdims=True)",
            "shifted = x", words=(r"maximum", r"overflow"), mistake="no-max-shift"),

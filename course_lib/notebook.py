@@ -85,7 +85,10 @@ def _on_not_implemented(shell, etype, value, tb, tb_offset=None):
     exercise = name or "an exercise"
     source = _cell_source(tb)
     bound = _bound_names(source) if source is not None else None
-    if bound is None:  # cannot tell what the cell would have defined: remember the exercise
+    if bound is None or name is None:
+        # Cannot tell what the cell would have defined: it does not parse, or the exercise is
+        # the cell's own top-level code (a stub binds none of the names the answer will), so
+        # any name missing later is blamed on this exercise.
         _state["unfinished"] = exercise
     else:
         namespace = getattr(shell, "user_ns", {})

@@ -635,6 +635,27 @@ def test_a_typo_is_the_students_own_name_error_not_an_unfinished_exercise(capsys
     assert "NameError" in typo and "lables" in typo and "earlier cell" not in typo
 
 
+def test_a_stopped_top_level_exercise_is_blamed_for_the_names_its_answer_would_define(capsys):
+    """A by-hand exercise is the cell's own code: its stub binds none of the names the answer
+    will (q, f), so a check that needs them points back to the unfinished exercise."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from course_lib.notebook import setup_notebook
+
+    shell = InteractiveShell.instance()
+    try:
+        setup_notebook()
+        shell.run_cell("x, y = -2, 5\n# YOUR CODE HERE\nraise NotImplementedError()")
+        stopped = capsys.readouterr().out
+        shell.run_cell("print(q + f)")
+        blamed = capsys.readouterr().out
+    finally:
+        InteractiveShell.clear_instance()
+    assert "an exercise is not implemented yet" in stopped
+    assert "name 'q' is not defined: an earlier cell stopped because an exercise" in blamed
+    assert "Traceback" not in blamed
+
+
 def test_a_check_note_is_shown_on_the_pass_line_and_kept_in_the_outcome(capsys):
     from course_lib.checks import Check
 

@@ -83,12 +83,13 @@ def test_student_version_fails_only_with_not_implemented_messages(nb_id):
                          allow_errors=True)
     errors = nbtools.errors(nb)
     assert errors, "a blank student notebook should stop at its first exercise"
-    for cell_id, ename, text in errors:
-        assert "not implemented yet" in text, f"{cell_id}: {ename}:\n{text}"
+    for cell_id, ename, text in errors:  # messages are wrapped at word boundaries
+        assert "not implemented yet" in " ".join(text.split()), f"{cell_id}: {ename}:\n{text}"
         assert "Traceback" not in text and "course_lib/" not in text, f"{cell_id}:\n{text}"
     for cell in nb.cells:
         if course.is_autograded_test(cell):
-            assert "not implemented yet" in nbtools.cell_text(cell), cell.get("id")
+            shown = " ".join(nbtools.cell_text(cell).split())
+            assert "not implemented yet" in shown, cell.get("id")
 
 
 @pytest.mark.slow

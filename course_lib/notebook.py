@@ -83,23 +83,31 @@ def _red(text: str) -> list[str]:
 def _on_not_implemented(shell, etype, value, tb, tb_offset=None):
     name = _exercise_name(tb)
     exercise = name or "an exercise"
-    source = _cell_source(tb)
-    bound = _bound_names(source) if source is not None else None
-    if bound is None or name is None:
-        # Cannot tell what the cell would have defined: it does not parse, or the exercise is
-        # the cell's own top-level code (a stub binds none of the names the answer will), so
-        # any name missing later is blamed on this exercise.
+    if name is None:
+        # The exercise is the cell's own top-level code: its stub binds none of the names the
+        # answer will, so any name missing later is blamed on this exercise.
         _state["unfinished"] = exercise
     else:
-        namespace = getattr(shell, "user_ns", {})
-        for missing in bound - set(namespace):
-            _state["missing"][missing] = exercise
+        _remember_unbound(shell, tb, exercise)
     what = f"{name} is not implemented yet" if name else "an exercise is not implemented yet"
     where = f"the cell that defines {name}" if name else "the exercise's cell"
     return _red(
         f"{what}.\nIn {where}, replace `raise NotImplementedError()` with your code\n"
         "(under `# YOUR CODE HERE`), run that cell, then run this one again."
     )
+
+
+def _remember_unbound(shell, tb, exercise: str) -> None:
+    """Blame ``exercise`` for the names the stopped cell of ``tb`` would have bound (every
+    name missing later, when that cannot be told)."""
+    source = _cell_source(tb)
+    bound = _bound_names(source) if source is not None else None
+    if bound is None:
+        _state["unfinished"] = exercise
+        return
+    namespace = getattr(shell, "user_ns", {})
+    for missing in bound - set(namespace):
+        _state["missing"][missing] = exercise
 
 
 def _on_name_error(shell, etype, value, tb, tb_offset=None):
@@ -109,6 +117,7 @@ def _on_name_error(shell, etype, value, tb, tb_offset=None):
         unfinished = _state["unfinished"]
     if unfinished is None:  # the student's own NameError (a typo, a cell not run): as usual
         return shell.InteractiveTB.structured_traceback(etype, value, tb, tb_offset=tb_offset)
+    _remember_unbound(shell, tb, unfinished)  # this cell stopped too: so do the names it binds
     return _red(
         f"{value}: an earlier cell stopped because {unfinished} is not implemented yet.\n"
         "Finish that exercise, then run the cells from there down again."

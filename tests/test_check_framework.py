@@ -656,6 +656,31 @@ def test_a_stopped_top_level_exercise_is_blamed_for_the_names_its_answer_would_d
     assert "Traceback" not in blamed
 
 
+def test_a_cell_stopped_by_a_missing_name_passes_the_blame_on_to_the_names_it_binds(capsys):
+    """search stops in train; final stops on best_config (search's), so best_net (final's) is
+    missing too: a later cell using it is blamed on train, not shown a bare NameError."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from course_lib.notebook import setup_notebook
+
+    shell = InteractiveShell.instance()
+    try:
+        setup_notebook()
+        shell.run_cell("def train():\n    raise NotImplementedError()")
+        shell.run_cell("for lr in (1, 2):\n    train()\nbest_config = lr")
+        shell.run_cell("print(best_config)\nbest_net = 3")
+        capsys.readouterr()
+        shell.run_cell("print(best_net)")
+        cascaded = capsys.readouterr().out
+        shell.run_cell("print(lables)")
+        typo = capsys.readouterr().out
+    finally:
+        InteractiveShell.clear_instance()
+    assert "name 'best_net' is not defined: an earlier cell stopped because train" in cascaded
+    assert "Traceback" not in cascaded
+    assert "NameError" in typo and "earlier cell" not in typo
+
+
 def test_a_check_note_is_shown_on_the_pass_line_and_kept_in_the_outcome(capsys):
     from course_lib.checks import Check
 

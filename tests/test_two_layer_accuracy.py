@@ -41,7 +41,7 @@ def run_cells(cell_ids: list[str]) -> dict:
 @pytest.mark.slow
 def test_tuned_net_reaches_042_test_accuracy_on_the_shipped_cifar10_subset(monkeypatch):
     monkeypatch.delenv("COURSE_DATA", raising=False)
-    ns = run_cells(["load-cifar", "search", "final-train"])
+    ns = run_cells(["load-cifar", "progress-helper", "search", "final-train"])
     assert not ns["FULL_CIFAR"], "this test is about the shipped subset"
     print(f"\nsearch winner {ns['best_config']}: validation {ns['best_val_acc']:.3f}, "
           f"test {ns['test_acc']:.3f}, train {ns['train_acc']:.3f}")
@@ -52,7 +52,7 @@ def test_tuned_net_reaches_042_test_accuracy_on_the_shipped_cifar10_subset(monke
 
 @pytest.mark.slow
 def test_same_net_reaches_085_test_accuracy_on_fashion_mnist():
-    ns = run_cells(["fashion-load", "fashion-settings", "fashion-train"])
+    ns = run_cells(["progress-helper", "fashion-load", "fashion-settings", "fashion-train"])
     print(f"\nFashion-MNIST: validation {ns['fashion_val_acc']:.3f}, "
           f"test {ns['fashion_test_acc']:.3f}")
     assert len(ns["yf_test"]) == 10_000

@@ -290,23 +290,30 @@ def test_unknown_check_names_suggest_close_ones():
         CHECKS["demo_loss"]
 
 
-def test_readable_not_implemented_messages_in_ipython(capsys):
+@pytest.fixture
+def notebook_shell():
+    """An in-process IPython shell with the course's notebook set-up (its handlers for
+    NotImplementedError and NameError), cleared afterwards."""
     from IPython.core.interactiveshell import InteractiveShell
 
     from course_lib.notebook import setup_notebook
 
     shell = InteractiveShell.instance()
     try:
-        shell.run_cell("from course_lib.notebook import setup_notebook; setup_notebook()")
         setup_notebook()
-        shell.run_cell("class KNN:\n    def predict(self):\n        raise NotImplementedError()")
-        capsys.readouterr()
-        shell.run_cell("labels = KNN().predict()")
-        first = capsys.readouterr().out
-        shell.run_cell("print(labels)")
-        second = capsys.readouterr().out
+        yield shell
     finally:
         InteractiveShell.clear_instance()
+
+
+def test_readable_not_implemented_messages_in_ipython(notebook_shell, capsys):
+    shell = notebook_shell
+    shell.run_cell("class KNN:\n    def predict(self):\n        raise NotImplementedError()")
+    capsys.readouterr()
+    shell.run_cell("labels = KNN().predict()")
+    first = capsys.readouterr().out
+    shell.run_cell("print(labels)")
+    second = capsys.readouterr().out
     assert "KNN.predict is not implemented yet" in first and "Traceback" not in first
     assert "name 'labels' is not defined: an earlier cell stopped because KNN.predict" in second
 
@@ -613,69 +620,47 @@ def test_changing_an_input_in_place_has_its_own_headline_and_reason():
     assert "reuses `dout` at every branch" in text and caught.value.mistake == "changed-input"
 
 
-def test_a_typo_is_the_students_own_name_error_not_an_unfinished_exercise(capsys):
-    from IPython.core.interactiveshell import InteractiveShell
-
-    from course_lib.notebook import setup_notebook
-
-    shell = InteractiveShell.instance()
-    try:
-        setup_notebook()
-        shell.run_cell("def predict(x):\n    raise NotImplementedError()")
-        shell.run_cell("x = 1\nlabels = predict(x)\naccuracy = 0.5")
-        first = capsys.readouterr().out
-        shell.run_cell("print(accuracy)")
-        blamed = capsys.readouterr().out
-        shell.run_cell("print(lables)")
-        typo = capsys.readouterr().out
-    finally:
-        InteractiveShell.clear_instance()
+def test_a_typo_is_the_students_own_name_error_not_an_unfinished_exercise(notebook_shell,
+                                                                           capsys):
+    shell = notebook_shell
+    shell.run_cell("def predict(x):\n    raise NotImplementedError()")
+    shell.run_cell("x = 1\nlabels = predict(x)\naccuracy = 0.5")
+    first = capsys.readouterr().out
+    shell.run_cell("print(accuracy)")
+    blamed = capsys.readouterr().out
+    shell.run_cell("print(lables)")
+    typo = capsys.readouterr().out
     assert "In the cell that defines predict, replace" in first and "above" not in first
     assert "name 'accuracy' is not defined: an earlier cell stopped because predict" in blamed
     assert "NameError" in typo and "lables" in typo and "earlier cell" not in typo
 
 
-def test_a_stopped_top_level_exercise_is_blamed_for_the_names_its_answer_would_define(capsys):
+def test_a_stopped_top_level_exercise_is_blamed_for_the_names_its_answer_would_define(
+        notebook_shell, capsys):
     """A by-hand exercise is the cell's own code: its stub binds none of the names the answer
     will (q, f), so a check that needs them points back to the unfinished exercise."""
-    from IPython.core.interactiveshell import InteractiveShell
-
-    from course_lib.notebook import setup_notebook
-
-    shell = InteractiveShell.instance()
-    try:
-        setup_notebook()
-        shell.run_cell("x, y = -2, 5\n# YOUR CODE HERE\nraise NotImplementedError()")
-        stopped = capsys.readouterr().out
-        shell.run_cell("print(q + f)")
-        blamed = capsys.readouterr().out
-    finally:
-        InteractiveShell.clear_instance()
+    notebook_shell.run_cell("x, y = -2, 5\n# YOUR CODE HERE\nraise NotImplementedError()")
+    stopped = capsys.readouterr().out
+    notebook_shell.run_cell("print(q + f)")
+    blamed = capsys.readouterr().out
     assert "an exercise is not implemented yet" in stopped
     assert "name 'q' is not defined: an earlier cell stopped because an exercise" in blamed
     assert "Traceback" not in blamed
 
 
-def test_a_cell_stopped_by_a_missing_name_passes_the_blame_on_to_the_names_it_binds(capsys):
+def test_a_cell_stopped_by_a_missing_name_passes_the_blame_on_to_the_names_it_binds(
+        notebook_shell, capsys):
     """search stops in train; final stops on best_config (search's), so best_net (final's) is
     missing too: a later cell using it is blamed on train, not shown a bare NameError."""
-    from IPython.core.interactiveshell import InteractiveShell
-
-    from course_lib.notebook import setup_notebook
-
-    shell = InteractiveShell.instance()
-    try:
-        setup_notebook()
-        shell.run_cell("def train():\n    raise NotImplementedError()")
-        shell.run_cell("for lr in (1, 2):\n    train()\nbest_config = lr")
-        shell.run_cell("print(best_config)\nbest_net = 3")
-        capsys.readouterr()
-        shell.run_cell("print(best_net)")
-        cascaded = capsys.readouterr().out
-        shell.run_cell("print(lables)")
-        typo = capsys.readouterr().out
-    finally:
-        InteractiveShell.clear_instance()
+    shell = notebook_shell
+    shell.run_cell("def train():\n    raise NotImplementedError()")
+    shell.run_cell("for lr in (1, 2):\n    train()\nbest_config = lr")
+    shell.run_cell("print(best_config)\nbest_net = 3")
+    capsys.readouterr()
+    shell.run_cell("print(best_net)")
+    cascaded = capsys.readouterr().out
+    shell.run_cell("print(lables)")
+    typo = capsys.readouterr().out
     assert "name 'best_net' is not defined: an earlier cell stopped because train" in cascaded
     assert "Traceback" not in cascaded
     assert "NameError" in typo and "earlier cell" not in typo

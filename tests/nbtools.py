@@ -115,3 +115,23 @@ def clear_shell():
     from IPython.core.interactiveshell import InteractiveShell
 
     InteractiveShell.clear_instance()
+
+
+def scorecard_processes(pid: int, *, include_root: bool = False) -> tuple[int, int]:
+    """How many course-scorecard processes run below ``pid`` (or as ``pid`` itself, with
+    ``include_root``), and the resident memory of all those processes together (bytes)."""
+    import psutil
+
+    try:
+        root = psutil.Process(pid)
+        tree = ([root] if include_root else []) + root.children(recursive=True)
+    except psutil.NoSuchProcess:
+        return 0, 0
+    count = rss = 0
+    for proc in tree:
+        try:
+            count += "course_lib.course_scorecard" in " ".join(proc.cmdline())
+            rss += proc.memory_info().rss
+        except psutil.Error:
+            pass
+    return count, rss

@@ -43,7 +43,7 @@ import nbformat
 import pytest
 
 from autograder import config, course, release
-from tests.nbtools import jupyterlab_command, stop_process_group
+from tests.nbtools import jupyterlab_command, scorecard_processes, stop_process_group
 
 pytestmark = pytest.mark.browser
 
@@ -358,24 +358,6 @@ def test_student_lab_opens_on_the_start_page_without_nbgrader(lab, chromium):
         context.close()
 
 
-def _scorers_and_memory(pid: int) -> tuple[int, int]:
-    """Course-scorecard processes under ``pid``, and the resident memory of its whole tree."""
-    import psutil
-
-    count = rss = 0
-    try:
-        tree = [psutil.Process(pid)] + psutil.Process(pid).children(recursive=True)
-    except psutil.NoSuchProcess:
-        return 0, 0
-    for proc in tree:
-        try:
-            count += "course_lib.course_scorecard" in " ".join(proc.cmdline())
-            rss += proc.memory_info().rss
-        except psutil.Error:
-            pass
-    return count, rss
-
-
 def _retype_line(page: NotebookPage, index: int, line_no: int, text: str):
     """Replace line ``line_no`` (0-based) of cell ``index``'s code, as a student would: click
     into the editor, go there with the arrow keys, select the line's code and type."""
@@ -460,10 +442,10 @@ def test_first_time_student_in_01_wrong_fixed_stale_and_the_course_scorecard(lab
 
         def watch():
             while not done.is_set():
-                seen.append(_scorers_and_memory(lab.proc.pid))
+                seen.append(scorecard_processes(lab.proc.pid, include_root=True))
                 done.wait(0.1)
 
-        baseline = _scorers_and_memory(lab.proc.pid)[1]
+        baseline = scorecard_processes(lab.proc.pid, include_root=True)[1]
         watcher = threading.Thread(target=watch)
         watcher.start()
         try:

@@ -348,24 +348,6 @@ def test_items_carry_their_check_names_and_written_answers_say_if_answered(tmp_p
         "✎ graded by a person"}
 
 
-def _scorers(root_pid: int) -> tuple[int, int]:
-    """Scoring processes below ``root_pid`` and the resident memory of all its descendants."""
-    import psutil
-
-    try:
-        kids = psutil.Process(root_pid).children(recursive=True)
-    except psutil.NoSuchProcess:
-        return 0, 0
-    count = rss = 0
-    for kid in kids:
-        try:
-            count += "course_lib.course_scorecard" in " ".join(kid.cmdline())
-            rss += kid.memory_info().rss
-        except psutil.Error:
-            pass
-    return count, rss
-
-
 @pytest.mark.slow
 def test_course_scorecard_saved_in_notebook_01_refuses_to_nest(tmp_path, monkeypatch):
     """What a student did: the scorecard's own advice, ``course_scorecard()``, pasted into a
@@ -383,7 +365,7 @@ def test_course_scorecard_saved_in_notebook_01_refuses_to_nest(tmp_path, monkeyp
 
     def watch():
         while not done.is_set():
-            seen.append(_scorers(os.getpid()))
+            seen.append(nbtools.scorecard_processes(os.getpid()))
             done.wait(0.05)
 
     watcher = threading.Thread(target=watch)

@@ -12,6 +12,7 @@ Checks never call a student's function directly. They use :func:`call` (and
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import sys
@@ -208,16 +209,24 @@ def call(fn, *args, names=None, label: str | None = None, **kwargs):
         return result
     names = names or _arg_names(fn, len(args))
     snapshot = _copy_args(args)
-    try:
+    with student_errors(label):
         result = fn(*args, **kwargs)
+    _check_not_mutated(label, names, snapshot, args)
+    return result
+
+
+@contextlib.contextmanager
+def student_errors(label: str):
+    """Run student code: its NotImplementedError becomes NotImplementedYet and any other
+    exception (the student's bug) a StudentCodeError lesson; lessons pass through."""
+    try:
+        yield
     except NotImplementedError:
         raise not_implemented(label) from None
     except (NotImplementedYet, StudentCodeError):
         raise
-    except Exception as exc:  # the student's bug, reported as a lesson
+    except Exception as exc:
         raise raised(label, type(exc).__name__, str(exc), student_traceback(exc)) from None
-    _check_not_mutated(label, names, snapshot, args)
-    return result
 
 
 # --------------------------------------------------------------------------- step counting
@@ -295,14 +304,8 @@ def step_counts(fn, *args, label: str | None = None, **kwargs) -> dict[str, int]
     label = label or label_of(fn)
     if isinstance(fn, RemoteHandle):
         return fn._course_count_steps(tuple(args), dict(kwargs))
-    try:
+    with student_errors(label):
         return trace_steps(fn, args, kwargs)[1]
-    except NotImplementedError:
-        raise not_implemented(label) from None
-    except (NotImplementedYet, StudentCodeError):
-        raise
-    except Exception as exc:
-        raise raised(label, type(exc).__name__, str(exc), student_traceback(exc)) from None
 
 
 def count_steps(fn, *args, label: str | None = None, **kwargs) -> int:
@@ -345,13 +348,9 @@ def call_many(fn, calls: list[tuple], label: str | None = None) -> list:
     if isinstance(fn, RemoteHandle):
         return fn._course_call_many([(tuple(args), {}) for args in calls])
     results = []
-    for args in calls:
-        try:
+    with student_errors(label):
+        for args in calls:
             results.append(fn(*args))
-        except NotImplementedError:
-            raise not_implemented(label) from None
-        except Exception as exc:
-            raise raised(label, type(exc).__name__, str(exc), student_traceback(exc)) from None
     return results
 
 
